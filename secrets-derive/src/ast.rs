@@ -1,0 +1,117 @@
+//! The struct being derived, read into a model the later stages can trust.
+
+use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+
+use crate::attr;
+use crate::ctxt::Ctxt;
+
+/// A struct with named fields.
+pub(crate) struct Input<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) attrs: attr::Container,
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// One named field.
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    pub(crate) attrs: attr::Field,
+    /// `T` when the field is `Option<T>`.
+    pub(crate) option_of: Option<&'a Type>,
+}
+
+impl<'a> Input<'a> {
+    /// Reads `input`; shapes that cannot be derived are reported in `cx` and give `None`.
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let attrs = attr::Container::from_attrs(cx, &input.attrs);
+        if !input.generics.params.is_empty() {
+            cx.error_spanned_by(
+                &input.generics,
+                "`FromSecret` cannot be derived for a generic struct: each struct has one static cache, so its type must be concrete",
+            );
+        }
+        let named = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => named,
+                Fields::Unnamed(_) => {
+                    cx.error_spanned_by(&input.ident, "`FromSecret` needs named fields: each field reads the secret key of its name");
+                    return None;
+                }
+                Fields::Unit => {
+                    cx.error_spanned_by(
+                        &input.ident,
+                        "`FromSecret` needs a struct with named fields, not a unit struct",
+                    );
+                    return None;
+                }
+            },
+            Data::Enum(data) => {
+                cx.error_spanned_by(
+                    data.enum_token,
+                    "`FromSecret` can only be derived for structs with named fields, not enums",
+                );
+                return None;
+            }
+            Data::Union(data) => {
+                cx.error_spanned_by(
+                    data.union_token,
+                    "`FromSecret` can only be derived for structs with named fields, not unions",
+                );
+                return None;
+            }
+        };
+        let fields = named
+            .named
+            .iter()
+            .filter_map(|field| {
+                let ident = field.ident.as_ref()?;
+                Some(Field {
+                    ident,
+                    ty: &field.ty,
+                    attrs: attr::Field::from_attrs(cx, &field.attrs),
+                    option_of: option_inner(&field.ty),
+                })
+            })
+            .collect();
+        Some(Input {
+            ident: &input.ident,
+            attrs,
+            fields,
+        })
+    }
+}
+
+impl Field<'_> {
+    /// The JSON key this field reads: `key = "..."` or the field's name (without `r#`).
+    pub(crate) fn key(&self) -> String {
+        match &self.attrs.key {
+            Some(key) => key.value(),
+            None => self.ident.to_string().trim_start_matches("r#").to_owned(),
+        }
+    }
+}
+
+/// `T` if `ty` is written `Option<T>` (or `std::option::Option<T>`, `core::option::Option<T>`).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let segments: Vec<_> = path.path.segments.iter().collect();
+    let names: Vec<String> = segments.iter().map(|s| s.ident.to_string()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    if !matches!(
+        names.as_slice(),
+        ["Option"] | ["std" | "core", "option", "Option"]
+    ) {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &segments.last()?.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
+}

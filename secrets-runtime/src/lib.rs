@@ -1,0 +1,175 @@
+//! Typed configuration loaded from AWS Secrets Manager, cached once per process, read on the
+//! hot path without locks, I/O or allocation.
+//!
+//! ```
+//! use secrets_runtime::{FromSecret, Provider, SecretString, Source};
+//!
+//! #[derive(Debug, FromSecret)]
+//! #[secret(name = "{STAGE:-dev}/lambda/jay", ttl = "5m")]
+//! struct Jay {
+//!     db_host: String,
+//!     #[secret(key = "db_port")]
+//!     port: u16,
+//!     #[secret(default)]
+//!     debug: bool,
+//!     api_key: SecretString,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), secrets_runtime::Error> {
+//! // Offline here; on Lambda, `Jay::load()` reads through the extension or the SDK.
+//! let provider = Provider::builder()
+//!     .source(Source::Local)
+//!     .var("SECRETS_LOCAL_DEV_LAMBDA_JAY", r#"{"db_host":"db","db_port":"5432","api_key":"k"}"#)
+//!     .build();
+//! Jay::load_with(std::sync::Arc::new(provider)).await?; // cold start: one fetch
+//!
+//! let jay = Jay::get(); // hot path: no lock, no I/O, no allocation
+//! assert_eq!((jay.db_host.as_str(), jay.port, jay.debug), ("db", 5432, false));
+//! assert!(!format!("{jay:?}").contains("k\""));
+//! # Ok(()) }
+//! ```
+//!
+//! See the README for the attribute reference, the environment variables and the guarantees.
+
+mod cache;
+mod decode;
+mod document;
+mod error;
+mod jitter;
+mod provider;
+mod source;
+mod template;
+mod vars;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use cache::Snapshot;
+pub use decode::{SecretValue, ValueError};
+pub use error::{Error, FieldError, FieldProblem};
+pub use provider::{Provider, ProviderBuilder};
+pub use secrecy::{ExposeSecret, SecretString};
+/// Derives [`FromSecret`](trait@FromSecret) for a struct with named fields; see the README's
+/// attribute reference.
+pub use secrets_derive::FromSecret;
+pub use source::{Source, SourceKind};
+
+/// A config struct loaded from one secret. Derive it with `#[derive(FromSecret)]`; the
+/// provided methods are the whole API.
+///
+/// `load()` at cold start, `get()` on the hot path:
+///
+/// ```
+/// # use secrets_runtime::{FromSecret, Provider, Source};
+/// #[derive(FromSecret)]
+/// #[secret(name = "app")]
+/// struct App { region: String }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), secrets_runtime::Error> {
+/// # let provider = std::sync::Arc::new(Provider::builder().source(Source::Local)
+/// #     .var("SECRETS_LOCAL_APP", r#"{"region":"eu-west-1"}"#).build());
+/// // `App::load()` uses the provider configured from the environment.
+/// App::load_with(provider).await?;
+/// assert_eq!(App::get().region, "eu-west-1");
+/// # Ok(()) }
+/// ```
+pub trait FromSecret: Sized + Send + Sync + 'static {
+    #[doc(hidden)]
+    const SPEC: __private::SecretSpec;
+
+    #[doc(hidden)]
+    fn from_document(document: &__private::Document) -> Result<Self, Error>;
+
+    #[doc(hidden)]
+    fn cache() -> &'static __private::Cache<Self>;
+
+    /// Loads the value into the cache with the global [`Provider`], or returns the cached value
+    /// while it is fresh. Concurrent callers share one fetch. Call it at cold start; after
+    /// the TTL it refetches (a failed refresh keeps serving the last good value).
+    ///
+    /// # Errors
+    /// Any [`Error`] of the first load; the next call tries again.
+    fn load() -> impl Future<Output = Result<Snapshot<Self>, Error>> + Send {
+        Self::cache().load(None)
+    }
+
+    /// Like [`load`](FromSecret::load), with `provider` for this and every later refresh of
+    /// this struct.
+    ///
+    /// # Errors
+    /// Any [`Error`] of the first load; the next call tries again.
+    fn load_with(
+        provider: Arc<Provider>,
+    ) -> impl Future<Output = Result<Snapshot<Self>, Error>> + Send {
+        Self::cache().load(Some(provider))
+    }
+
+    /// The cached value: no lock, no I/O, no allocation. After the TTL it still returns the
+    /// current value at once and starts one background refresh on the current tokio runtime
+    /// (outside a runtime, the next `load().await` refreshes).
+    ///
+    /// # Panics
+    /// If the struct was never loaded: call [`load`](FromSecret::load) at start-up, or use
+    /// [`try_get`](FromSecret::try_get).
+    #[must_use]
+    fn get() -> Snapshot<Self> {
+        match Self::cache().try_get() {
+            Some(snapshot) => snapshot,
+            None => panic!(
+                "`{}` was read before it was loaded: call `load().await` at start-up",
+                std::any::type_name::<Self>()
+            ),
+        }
+    }
+
+    /// The cached value, or `None` before the first successful load.
+    #[must_use]
+    fn try_get() -> Option<Snapshot<Self>> {
+        Self::cache().try_get()
+    }
+
+    /// Fetches and decodes a fresh value through `provider`, bypassing the cache (for tests,
+    /// tools, and comparing stages).
+    ///
+    /// # Errors
+    /// Any [`Error`] of the fetch or of decoding.
+    fn fetch(provider: &Provider) -> impl Future<Output = Result<Self, Error>> + Send {
+        async move {
+            cache::fetch_value::<Self>(provider)
+                .await
+                .map(|(value, ..)| value)
+        }
+    }
+}
+
+/// What generated code uses. Not public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::cache::Cache;
+    pub use crate::decode::{Decoder, Fields, ViaFallback, ViaFromStr, ViaSecretValue};
+    pub use crate::document::Document;
+    pub use core::default::Default;
+    pub use core::option::Option::{self, None, Some};
+    pub use core::result::Result::{self, Err, Ok};
+    pub use core::time::Duration;
+    pub use serde_json::Value;
+
+    /// The container attributes of a derived struct.
+    #[derive(Debug, Clone, Copy)]
+    pub struct SecretSpec {
+        /// The secret name template.
+        pub name: &'static str,
+        /// How long a loaded value is fresh.
+        pub ttl: Duration,
+        /// `versionStage` to ask for.
+        pub version_stage: Option<&'static str>,
+        /// `versionId` to ask for.
+        pub version_id: Option<&'static str>,
+    }
+}
+
+/// The README's examples, compiled as doctests so that they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,317 @@
+//! The provider: which source to read, with which settings, and the environment that fills
+//! secret name templates.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::document::SecretPayload;
+use crate::source::extension::{ExtensionConfig, ExtensionSource};
+use crate::source::local::{self, LocalSource};
+use crate::source::{SecretRequest, Source};
+use crate::vars::Vars;
+use crate::{Error, template};
+
+/// Reads secrets from the source chosen at run time. Most programs never build one: the
+/// derived `load()` uses [`Provider::global`], configured from the environment.
+///
+/// Build one yourself to choose a source in code (the offline quickstart, tests):
+///
+/// ```
+/// use secrets_runtime::{Provider, Source};
+///
+/// let provider = Provider::builder()
+///     .source(Source::Local)
+///     .local_path("examples/secrets.local.json")
+///     .var("STAGE", "dev")
+///     .build();
+/// assert_eq!(provider.source(), Source::Local);
+/// ```
+pub struct Provider {
+    source: Source,
+    vars: Vars,
+    extension: ExtensionSource,
+    extension_deadline: Duration,
+    local: LocalSource,
+    #[cfg(feature = "sdk")]
+    sdk: crate::source::sdk::SdkSource,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("source", &self.source)
+            .field("extension_port", &self.extension.port())
+            .field("extension_deadline", &self.extension_deadline)
+            .field("local_path", &self.local.path)
+            .finish_non_exhaustive()
+    }
+}
+
+static GLOBAL: OnceLock<Result<Arc<Provider>, Error>> = OnceLock::new();
+
+impl Provider {
+    /// A builder with the defaults: auto source, extension on port 2773, no environment read
+    /// except for name placeholders and the extension token.
+    pub fn builder() -> ProviderBuilder {
+        ProviderBuilder::default()
+    }
+
+    /// A provider configured from the environment variables listed in the README
+    /// (`SECRETS_SOURCE`, `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`, ...).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a variable holds a value that cannot be used.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self::builder().env()?.build())
+    }
+
+    /// The process-wide provider used by `load()`: the one passed to [`Provider::install`], or
+    /// else [`Provider::from_env`] on first use.
+    ///
+    /// # Errors
+    /// The configuration error of [`Provider::from_env`], every time it is asked for.
+    pub fn global() -> Result<Arc<Provider>, Error> {
+        GLOBAL
+            .get_or_init(|| Provider::from_env().map(Arc::new))
+            .clone()
+    }
+
+    /// Makes this provider the process-wide one. Call it before the first `load()`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the global provider was already installed or used.
+    pub fn install(self) -> Result<(), Error> {
+        GLOBAL
+            .set(Ok(Arc::new(self)))
+            .map_err(|_| Error::Config("the global provider was already installed or used".into()))
+    }
+
+    /// The configured source.
+    #[must_use]
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// Fills the placeholders of a secret name template from this provider's environment.
+    ///
+    /// ```
+    /// use secrets_runtime::Provider;
+    /// let provider = Provider::builder().var("STAGE", "prd").build();
+    /// assert_eq!(provider.resolve_name("{STAGE}/lambda/jay").unwrap(), "prd/lambda/jay");
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::MissingVar`] naming the variable and the template.
+    pub fn resolve_name(&self, template: &str) -> Result<String, Error> {
+        template::resolve(template, &self.vars)
+    }
+
+    /// Fetches one secret from the configured source, with the fallback of auto mode.
+    pub(crate) async fn fetch(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
+        let started = Instant::now();
+        let result = match self.source {
+            Source::Local => self.local.fetch(request, &self.vars).await,
+            Source::Extension => {
+                self.extension
+                    .fetch(request, &self.vars, self.extension_deadline)
+                    .await
+            }
+            Source::Sdk => self.fetch_sdk(request).await,
+            Source::Auto => self.fetch_auto(request).await,
+        };
+        match &result {
+            Ok(payload) => tracing::debug!(
+                secret = %request.name,
+                source = %payload.via,
+                latency_ms = started.elapsed().as_secs_f64() * 1e3,
+                "fetched secret"
+            ),
+            Err(err) => tracing::debug!(
+                secret = %request.name,
+                latency_ms = started.elapsed().as_secs_f64() * 1e3,
+                error = %err,
+                "fetching secret failed"
+            ),
+        }
+        result
+    }
+
+    async fn fetch_auto(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
+        // Off Lambda there is rarely an agent: one attempt, then the SDK at once.
+        let deadline = if self.vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            self.extension_deadline
+        } else {
+            Duration::ZERO
+        };
+        match self.extension.fetch(request, &self.vars, deadline).await {
+            Err(err @ (Error::Unreachable { .. } | Error::NotReady { .. }))
+                if cfg!(feature = "sdk") =>
+            {
+                tracing::warn!(
+                    secret = %request.name,
+                    error = %err,
+                    "the secrets extension is not available; falling back to the AWS SDK"
+                );
+                self.fetch_sdk(request).await
+            }
+            result => result,
+        }
+    }
+
+    #[cfg(feature = "sdk")]
+    async fn fetch_sdk(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
+        self.sdk.fetch(request).await
+    }
+
+    #[cfg(not(feature = "sdk"))]
+    #[allow(clippy::unused_async)]
+    async fn fetch_sdk(&self, _request: &SecretRequest) -> Result<SecretPayload, Error> {
+        Err(Error::Config(
+            "the `sdk` source needs the `sdk` feature of secrets-runtime".into(),
+        ))
+    }
+}
+
+/// Builds a [`Provider`].
+///
+/// ```
+/// use std::time::Duration;
+/// use secrets_runtime::{Provider, Source};
+///
+/// let provider = Provider::builder()
+///     .source(Source::Extension)
+///     .extension_port(2773)
+///     .extension_deadline(Duration::from_secs(2))
+///     .build();
+/// # let _ = provider;
+/// ```
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ProviderBuilder {
+    source: Source,
+    vars: Vars,
+    extension: ExtensionConfig,
+    local_path: Option<PathBuf>,
+    #[cfg(feature = "sdk")]
+    sdk_client: Option<aws_sdk_secretsmanager::Client>,
+}
+
+impl ProviderBuilder {
+    /// Applies the environment variables: `SECRETS_SOURCE`, `SECRETS_LOCAL_PATH`,
+    /// `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`, `SECRETS_MANAGER_TIMEOUT_MILLIS` and
+    /// `SECRETS_EXTENSION_DEADLINE_MILLIS`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the variable whose value is unusable.
+    pub fn env(mut self) -> Result<Self, Error> {
+        let vars = &self.vars;
+        if let Some(source) = vars.get("SECRETS_SOURCE") {
+            self.source = source.parse()?;
+        }
+        if let Some(path) = vars.get("SECRETS_LOCAL_PATH").filter(|p| !p.is_empty()) {
+            self.local_path = Some(path.into());
+        }
+        if let Some(port) = number::<u16>(vars, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")? {
+            self.extension.port = port;
+        }
+        if let Some(millis) =
+            number::<u64>(vars, "SECRETS_MANAGER_TIMEOUT_MILLIS")?.filter(|m| *m > 0)
+        {
+            // The extension waits this long for Secrets Manager; give it room to answer.
+            self.extension.request_timeout =
+                Duration::from_millis(millis) + Duration::from_millis(500);
+        }
+        if let Some(millis) = number::<u64>(vars, "SECRETS_EXTENSION_DEADLINE_MILLIS")? {
+            self.extension.deadline = Duration::from_millis(millis);
+        }
+        Ok(self)
+    }
+
+    /// Which source to read.
+    pub fn source(mut self, source: Source) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Sets a variable for name placeholders (and the extension token variables) without
+    /// touching the process environment; unset variables are read from the process.
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.set(name, value);
+        self
+    }
+
+    /// The extension's port on 127.0.0.1 (default 2773). Only loopback is ever called.
+    pub fn extension_port(mut self, port: u16) -> Self {
+        self.extension.port = port;
+        self
+    }
+
+    /// The token for `X-Aws-Parameters-Secrets-Token`, instead of `AWS_TOKEN`,
+    /// `AWS_SESSION_TOKEN` or `AWS_CONTAINER_AUTHORIZATION_TOKEN`. A `file:///path` value is
+    /// read from that file at each fetch.
+    pub fn extension_token(mut self, token: impl Into<String>) -> Self {
+        self.extension.token = Some(token.into());
+        self
+    }
+
+    /// How long one request to the extension may take (default 3 s).
+    pub fn extension_request_timeout(mut self, timeout: Duration) -> Self {
+        self.extension.request_timeout = timeout;
+        self
+    }
+
+    /// How long a load keeps retrying an extension that refuses connections or is not ready
+    /// (default 2 s). In auto mode this applies on Lambda only.
+    pub fn extension_deadline(mut self, deadline: Duration) -> Self {
+        self.extension.deadline = deadline;
+        self
+    }
+
+    /// The local source's JSON file or directory (default `secrets.local.json`).
+    pub fn local_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.local_path = Some(path.into());
+        self
+    }
+
+    /// An SDK client to use instead of one built from the `aws-config` defaults.
+    #[cfg(feature = "sdk")]
+    pub fn sdk_client(mut self, client: aws_sdk_secretsmanager::Client) -> Self {
+        self.sdk_client = Some(client);
+        self
+    }
+
+    /// Builds the provider. No I/O happens until the first fetch.
+    #[must_use]
+    pub fn build(self) -> Provider {
+        let extension_deadline = self.extension.deadline;
+        Provider {
+            source: self.source,
+            vars: self.vars,
+            extension: ExtensionSource::new(self.extension),
+            extension_deadline,
+            local: LocalSource {
+                path: self
+                    .local_path
+                    .unwrap_or_else(|| local::DEFAULT_PATH.into()),
+            },
+            #[cfg(feature = "sdk")]
+            sdk: self
+                .sdk_client
+                .map(crate::source::sdk::SdkSource::with_client)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(vars: &Vars, name: &str) -> Result<Option<T>, Error> {
+    match vars.get(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(text) => text.trim().parse().map(Some).map_err(|_| {
+            Error::Config(format!(
+                "{name} is `{text}`, which is not a valid {}",
+                std::any::type_name::<T>()
+            ))
+        }),
+    }
+}

@@ -1,0 +1,85 @@
+//! Where secrets come from: the extension's HTTP API, the AWS SDK, or local files.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Error;
+
+pub(crate) mod extension;
+pub(crate) mod local;
+#[cfg(feature = "sdk")]
+pub(crate) mod sdk;
+
+/// Which source a [`Provider`](crate::Provider) reads from. Chosen at run time with the
+/// `SECRETS_SOURCE` environment variable (`auto`, `extension`, `sdk` or `local`).
+///
+/// ```
+/// use secrets_runtime::Source;
+/// assert_eq!("sdk".parse::<Source>().unwrap(), Source::Sdk);
+/// assert_eq!(Source::default(), Source::Auto);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Source {
+    /// The extension when it answers, otherwise the SDK (with the `sdk` feature). On Lambda the
+    /// extension gets the cold-start deadline to become ready; elsewhere one attempt.
+    #[default]
+    Auto,
+    /// Only the Lambda Parameters and Secrets extension (or the Secrets Manager Agent) on
+    /// `127.0.0.1`.
+    Extension,
+    /// Only the AWS SDK (`GetSecretValue`). Needs the `sdk` feature.
+    Sdk,
+    /// Only local JSON files and environment variables: no AWS at all.
+    Local,
+}
+
+impl FromStr for Source {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(Source::Auto),
+            "extension" | "agent" => Ok(Source::Extension),
+            "sdk" => Ok(Source::Sdk),
+            "local" => Ok(Source::Local),
+            other => Err(Error::Config(format!(
+                "SECRETS_SOURCE is `{other}`; expected `auto`, `extension`, `sdk` or `local`"
+            ))),
+        }
+    }
+}
+
+/// The source that actually served a value.
+///
+/// ```
+/// assert_eq!(secrets_runtime::SourceKind::Extension.to_string(), "extension");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SourceKind {
+    /// The extension or agent on 127.0.0.1.
+    Extension,
+    /// The AWS SDK.
+    Sdk,
+    /// Local files or environment variables.
+    Local,
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceKind::Extension => "extension",
+            SourceKind::Sdk => "sdk",
+            SourceKind::Local => "local",
+        })
+    }
+}
+
+/// One secret to fetch: its resolved name and, optionally, the version.
+#[derive(Debug, Clone)]
+pub(crate) struct SecretRequest {
+    pub(crate) name: String,
+    pub(crate) version_stage: Option<&'static str>,
+    pub(crate) version_id: Option<&'static str>,
+}

@@ -1,0 +1,137 @@
+//! The AWS SDK source: `GetSecretValue` through `aws-sdk-secretsmanager`, configured by the
+//! standard `aws-config` chain (region, credentials, `AWS_ENDPOINT_URL`).
+
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::SdkError;
+use secrecy::zeroize::Zeroizing;
+use tokio::sync::OnceCell;
+
+use super::{SecretRequest, SourceKind};
+use crate::Error;
+use crate::document::{RawValue, SecretPayload};
+
+/// One SDK client per provider, built on first use.
+#[derive(Debug, Default)]
+pub(crate) struct SdkSource {
+    client: OnceCell<Client>,
+}
+
+impl SdkSource {
+    pub(crate) fn with_client(client: Client) -> Self {
+        Self {
+            client: OnceCell::new_with(Some(client)),
+        }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async {
+                let timeouts = TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .operation_timeout(Duration::from_secs(15))
+                    .build();
+                let config = aws_config::defaults(BehaviorVersion::latest())
+                    .timeout_config(timeouts)
+                    .load()
+                    .await;
+                Client::new(&config)
+            })
+            .await
+    }
+
+    pub(crate) async fn fetch(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
+        let started = Instant::now();
+        let output = self
+            .client()
+            .await
+            .get_secret_value()
+            .secret_id(&request.name)
+            .set_version_stage(request.version_stage.map(str::to_owned))
+            .set_version_id(request.version_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|err| map_error(&request.name, err, started.elapsed()))?;
+        let version_id = output.version_id().map(str::to_owned);
+        let value = if let Some(text) = output.secret_string {
+            RawValue::String(Zeroizing::new(text))
+        } else if let Some(blob) = output.secret_binary {
+            RawValue::Binary(Zeroizing::new(blob.into_inner()))
+        } else {
+            return Err(Error::InvalidResponse {
+                secret: request.name.clone(),
+                via: SourceKind::Sdk,
+                reason: "neither `SecretString` nor `SecretBinary` is present".into(),
+            });
+        };
+        Ok(SecretPayload {
+            value,
+            version_id,
+            via: SourceKind::Sdk,
+        })
+    }
+}
+
+fn map_error<E, R>(secret: &str, err: SdkError<E, R>, waited: Duration) -> Error
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let secret = secret.to_owned();
+    let via = SourceKind::Sdk;
+    match &err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().unwrap_or("Unknown").to_owned();
+            let message = inner.message().unwrap_or_default().to_owned();
+            match code.as_str() {
+                "ResourceNotFoundException" => Error::NotFound { secret, via },
+                "AccessDeniedException" => Error::AccessDenied {
+                    secret,
+                    via,
+                    message,
+                },
+                "ThrottlingException" | "TooManyRequestsException" => {
+                    Error::Throttled { secret, via }
+                }
+                _ => Error::Service {
+                    secret,
+                    via,
+                    code,
+                    message,
+                },
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Error::Unreachable {
+            secret,
+            endpoint: "Secrets Manager through the AWS SDK".into(),
+            waited,
+            attempts: 1,
+            reason: error_chain(&err),
+        },
+        SdkError::ConstructionFailure(_) => Error::Config(format!(
+            "the AWS SDK could not build the request for secret `{secret}`: {}",
+            error_chain(&err)
+        )),
+        _ => Error::InvalidResponse {
+            secret,
+            via,
+            reason: error_chain(&err),
+        },
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

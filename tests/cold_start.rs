@@ -1,0 +1,153 @@
+//! Cold start: an extension that is not listening yet, one that never listens, and auto mode
+//! choosing between the extension and the SDK.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrets_runtime::{Error, FromSecret, Provider, Snapshot, Source, SourceKind};
+use secrets_tests::{Agent, agent_port, create_secret, free_port, unique_name, wait_listening};
+
+#[derive(Debug, FromSecret)]
+#[secret(name = "{NAME}")]
+struct Config {
+    value: String,
+}
+
+/// A bound on how long any load may take in these tests: a hang fails the test.
+const NO_HANG: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn agent_that_starts_late_is_waited_for() {
+    let name = unique_name("test/cold/late");
+    create_secret(&name, r#"{"value":"late but fine"}"#).await;
+    let port = free_port();
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(port)
+        .extension_deadline(Duration::from_secs(20))
+        .var("NAME", &name)
+        .build();
+
+    let starter = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Agent::spawn(port)
+    });
+    let loaded = tokio::time::timeout(NO_HANG, Config::fetch(&provider))
+        .await
+        .expect("no hang");
+    let mut agent = starter.await.expect("agent task");
+    assert!(agent.is_running(), "the late agent is still up");
+    assert_eq!(
+        loaded.expect("the load waits for the agent").value,
+        "late but fine"
+    );
+}
+
+#[tokio::test]
+async fn extension_that_never_listens_fails_after_the_deadline() {
+    let port = free_port();
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(port)
+        .extension_deadline(Duration::from_millis(400))
+        .var("NAME", "never/listening")
+        .build();
+    let err = tokio::time::timeout(NO_HANG, Config::fetch(&provider))
+        .await
+        .expect("no hang")
+        .unwrap_err();
+    let Error::Unreachable {
+        secret,
+        endpoint,
+        attempts,
+        ..
+    } = &err
+    else {
+        panic!("expected Unreachable, got {err:?}")
+    };
+    assert_eq!(secret, "never/listening");
+    assert!(
+        endpoint.contains(&format!("127.0.0.1:{port}")),
+        "{endpoint}"
+    );
+    assert!(
+        *attempts > 1,
+        "connection refused is retried until the deadline"
+    );
+    assert!(err.is_transient());
+    assert!(
+        err.to_string().starts_with(&format!(
+            "could not reach the secrets extension at 127.0.0.1:{port} for secret `never/listening`"
+        )),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn auto_uses_the_extension_when_it_answers() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{SECRETS_TESTS_AUTO_EXT_NAME:-unset}")]
+    struct AutoExtension {
+        value: String,
+    }
+    let name = unique_name("test/cold/auto-ext");
+    create_secret(&name, r#"{"value":"via extension"}"#).await;
+    let provider = Provider::builder()
+        .source(Source::Auto)
+        .extension_port(agent_port())
+        .var("SECRETS_TESTS_AUTO_EXT_NAME", &name)
+        .build();
+    let loaded = AutoExtension::load_with(Arc::new(provider))
+        .await
+        .expect("loads");
+    assert_eq!(loaded.value, "via extension");
+    assert_eq!(Snapshot::source(&loaded), SourceKind::Extension);
+}
+
+#[tokio::test]
+async fn auto_falls_back_to_the_sdk_when_no_extension_listens() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{SECRETS_TESTS_AUTO_SDK_NAME:-unset}")]
+    struct AutoSdk {
+        value: String,
+    }
+    let name = unique_name("test/cold/auto-sdk");
+    create_secret(&name, r#"{"value":"via sdk"}"#).await;
+    let port = free_port();
+    assert!(!wait_listening(port, Duration::from_millis(50)).await);
+    // On Lambda (AWS_LAMBDA_FUNCTION_NAME set) the extension gets its deadline first.
+    let provider = Provider::builder()
+        .source(Source::Auto)
+        .extension_port(port)
+        .extension_deadline(Duration::from_millis(300))
+        .var("AWS_LAMBDA_FUNCTION_NAME", "jay")
+        .var("SECRETS_TESTS_AUTO_SDK_NAME", &name)
+        .build();
+    let loaded = tokio::time::timeout(NO_HANG, AutoSdk::load_with(Arc::new(provider)))
+        .await
+        .expect("no hang")
+        .expect("falls back to the SDK");
+    assert_eq!(loaded.value, "via sdk");
+    assert_eq!(Snapshot::source(&loaded), SourceKind::Sdk);
+}
+
+#[tokio::test]
+async fn auto_does_not_fall_back_on_not_found() {
+    let name = unique_name("test/cold/absent");
+    let provider = Provider::builder()
+        .source(Source::Auto)
+        .extension_port(agent_port())
+        .var("NAME", &name)
+        .build();
+    let err = Config::fetch(&provider).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::NotFound {
+                via: SourceKind::Extension,
+                ..
+            }
+        ),
+        "not-found from the extension is final: {err:?}"
+    );
+}

@@ -1,0 +1,129 @@
+//! The SDK source against moto, and TTL expiry making a rotation visible.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrets_runtime::{Error, FromSecret, Provider, Snapshot, Source, SourceKind};
+use secrets_tests::{create_secret, moto_url, put_secret, unique_name};
+
+fn sdk_with_name(name: &str) -> Provider {
+    // The SDK finds moto through AWS_ENDPOINT_URL, set by scripts/test.sh, as a user's
+    // deployment would set its region and endpoint.
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok_and(|url| url == moto_url()),
+        "AWS_ENDPOINT_URL must point at moto; run ./scripts/test.sh"
+    );
+    Provider::builder()
+        .source(Source::Sdk)
+        .var("NAME", name)
+        .build()
+}
+
+#[tokio::test]
+async fn loads_through_the_sdk() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}")]
+    struct Db {
+        host: String,
+        port: u16,
+        tls: bool,
+        ratio: f64,
+    }
+    let name = unique_name("test/sdk/jay");
+    create_secret(
+        &name,
+        r#"{"host":"db","port":5432,"tls":"true","ratio":0.25}"#,
+    )
+    .await;
+    let db = Db::fetch(&sdk_with_name(&name))
+        .await
+        .expect("loads through the SDK");
+    assert_eq!(
+        (db.host.as_str(), db.port, db.tls, db.ratio),
+        ("db", 5432, true, 0.25)
+    );
+}
+
+#[tokio::test]
+async fn missing_secret_is_not_found() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}")]
+    struct Missing {
+        #[allow(dead_code)]
+        v: String,
+    }
+    let name = unique_name("test/sdk/missing");
+    let err = Missing::fetch(&sdk_with_name(&name)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::NotFound { secret, via: SourceKind::Sdk } if *secret == name),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn rotation_is_visible_after_the_ttl_and_not_before() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{SECRETS_TESTS_ROTATION_NAME:-unset}", ttl = "1s")]
+    struct Rotating {
+        password: String,
+    }
+    let name = unique_name("test/sdk/rotating");
+    create_secret(&name, r#"{"password":"v1"}"#).await;
+    let provider = Arc::new(
+        Provider::builder()
+            .source(Source::Sdk)
+            .var("SECRETS_TESTS_ROTATION_NAME", &name)
+            .build(),
+    );
+    let first = Rotating::load_with(provider).await.expect("first load");
+    assert_eq!(first.password, "v1");
+    assert_eq!(Snapshot::source(&first), SourceKind::Sdk);
+    drop(first);
+
+    put_secret(&name, r#"{"password":"v2"}"#).await;
+    // Within the TTL the cached value is served, by both paths.
+    assert_eq!(Rotating::get().password, "v1");
+    assert_eq!(Rotating::load().await.expect("cached").password, "v1");
+
+    // The TTL is 1 s minus up to 10 % jitter: after 1.2 s the value has expired.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(Snapshot::is_expired(&Rotating::get()));
+    let refreshed = Rotating::load().await.expect("refresh");
+    assert_eq!(
+        refreshed.password, "v2",
+        "the rotated value is visible after the TTL"
+    );
+    assert!(!Snapshot::is_expired(&refreshed));
+}
+
+#[tokio::test]
+async fn expired_get_refreshes_in_the_background() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{SECRETS_TESTS_BACKGROUND_NAME:-unset}", ttl = "1s")]
+    struct Background {
+        value: String,
+    }
+    let name = unique_name("test/sdk/background");
+    create_secret(&name, r#"{"value":"old"}"#).await;
+    let provider = Arc::new(
+        Provider::builder()
+            .source(Source::Sdk)
+            .var("SECRETS_TESTS_BACKGROUND_NAME", &name)
+            .build(),
+    );
+    Background::load_with(provider).await.expect("first load");
+    put_secret(&name, r#"{"value":"new"}"#).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // The synchronous read returns the current value at once and starts one refresh.
+    assert_eq!(Background::get().value, "old");
+    let mut seen = String::new();
+    for _ in 0..500 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        seen.clone_from(&Background::get().value);
+        if seen == "new" {
+            break;
+        }
+    }
+    assert_eq!(seen, "new", "the background refresh stored the new value");
+}

@@ -1,0 +1,35 @@
+//! Generated code is lint-clean under strict lints, and hygienic: it works when the user's
+//! scope shadows `Result`, `Option`, `String`, `Ok`, `Some` and `secrets_runtime`.
+#![deny(warnings, unused_qualifications, clippy::all, clippy::pedantic)]
+#![allow(dead_code)]
+
+mod secrets_runtime {}
+type Result<T> = core::result::Result<T, ()>;
+type Option = ();
+struct String;
+#[allow(non_snake_case)]
+fn Ok() {}
+#[allow(non_snake_case)]
+fn Some() {}
+
+/// A config with every kind of field.
+#[derive(::secrets_runtime::FromSecret)]
+#[secret(name = "{STAGE:-dev}/lambda/jay", ttl = "90s")]
+struct Jay {
+    db_host: std::string::String,
+    #[secret(key = "db_port")]
+    port: u16,
+    #[secret(default)]
+    debug: bool,
+    max_connections: core::option::Option<u32>,
+    api_key: ::secrets_runtime::SecretString,
+    addr: std::net::IpAddr,
+    r#type: std::string::String,
+}
+
+/// No fields at all.
+#[derive(::secrets_runtime::FromSecret)]
+#[secret(name = "empty")]
+struct Empty {}
+
+fn main() {}
