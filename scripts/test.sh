@@ -7,6 +7,9 @@
 # (pointed at moto) on free loopback ports, seeds the example secrets, runs
 # `cargo test --workspace --all-features`, then runs the quickstart against the agent.
 # Stops exactly the processes it started (by pid) when it exits, even on failure.
+#
+# With arguments, runs them instead, with the peers up and the environment set:
+#   ./scripts/test.sh cargo test -p secrets-tests --test extension
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
@@ -125,6 +128,13 @@ export SECRETS_TEST_AGENT_PORT="$agent_port"
 export SECRETS_TEST_AGENT_BIN="$agent_bin"
 
 # --- test ------------------------------------------------------------------------------------
+if [ "$#" -gt 0 ]; then
+  # `./scripts/test.sh cargo test --test sdk`: any command, with the peers up.
+  log "$*"
+  "$@"
+  exit
+fi
+
 log "cargo test --workspace --all-features"
 cargo test --workspace --all-features --no-fail-fast
 

@@ -31,7 +31,6 @@ pub struct Provider {
     source: Source,
     vars: Vars,
     extension: ExtensionSource,
-    extension_deadline: Duration,
     local: LocalSource,
     #[cfg(feature = "sdk")]
     sdk: crate::source::sdk::SdkSource,
@@ -42,7 +41,7 @@ impl std::fmt::Debug for Provider {
         f.debug_struct("Provider")
             .field("source", &self.source)
             .field("extension_port", &self.extension.port())
-            .field("extension_deadline", &self.extension_deadline)
+            .field("extension_deadline", &self.extension.deadline())
             .field("local_path", &self.local.path)
             .finish_non_exhaustive()
     }
@@ -114,7 +113,7 @@ impl Provider {
             Source::Local => self.local.fetch(request, &self.vars).await,
             Source::Extension => {
                 self.extension
-                    .fetch(request, &self.vars, self.extension_deadline)
+                    .fetch(request, &self.vars, self.extension.deadline())
                     .await
             }
             Source::Sdk => self.fetch_sdk(request).await,
@@ -140,7 +139,7 @@ impl Provider {
     async fn fetch_auto(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
         // Off Lambda there is rarely an agent: one attempt, then the SDK at once.
         let deadline = if self.vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-            self.extension_deadline
+            self.extension.deadline()
         } else {
             Duration::ZERO
         };
@@ -284,12 +283,10 @@ impl ProviderBuilder {
     /// Builds the provider. No I/O happens until the first fetch.
     #[must_use]
     pub fn build(self) -> Provider {
-        let extension_deadline = self.extension.deadline;
         Provider {
             source: self.source,
             vars: self.vars,
             extension: ExtensionSource::new(self.extension),
-            extension_deadline,
             local: LocalSource {
                 path: self
                     .local_path

@@ -21,7 +21,6 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use secrets_runtime::{Provider, Source};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
@@ -105,23 +104,6 @@ pub async fn put_secret(name: &str, value: &str) {
         .send()
         .await
         .unwrap_or_else(|err| panic!("updating secret {name} in moto: {err:?}"));
-}
-
-/// A provider reading through the extension API on `port` with the agent's token.
-#[must_use]
-pub fn extension_provider(port: u16) -> Provider {
-    Provider::builder()
-        .source(Source::Extension)
-        .extension_port(port)
-        .extension_token(agent_token())
-        .build()
-}
-
-/// A provider reading through the SDK from moto (the environment's `AWS_ENDPOINT_URL`).
-#[must_use]
-pub fn sdk_provider() -> Provider {
-    let _ = moto_url();
-    Provider::builder().source(Source::Sdk).build()
 }
 
 /// A port on 127.0.0.1 that nothing listens on (at the time of asking).

@@ -99,6 +99,11 @@ impl ExtensionSource {
         self.config.port
     }
 
+    /// How long a load retries, as configured.
+    pub(crate) fn deadline(&self) -> Duration {
+        self.config.deadline
+    }
+
     /// Fetches one secret, retrying transient failures until `deadline` has passed since the
     /// first attempt (`Duration::ZERO`: a single attempt).
     pub(crate) async fn fetch(

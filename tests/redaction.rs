@@ -1,0 +1,151 @@
+//! Canary secret values, loaded through every source and through failing decodes: none may
+//! appear in a `Debug` or `Display` output, an error, or a log line (captured at TRACE level).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use secrets_runtime::{FromSecret, Provider, SecretString, Source};
+use secrets_tests::{agent_port, assert_no_canary, create_secret, unique_name};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Every canary starts with this, so one check covers them all.
+const CANARY: &str = "CANARY-";
+
+#[derive(Debug, FromSecret)]
+#[secret(name = "{NAME}")]
+struct Creds {
+    user: String,
+    password: SecretString,
+    port: u16,
+}
+
+const GOOD: &str = r#"{"user":"app","password":"CANARY-password-1","port":"5432"}"#;
+const BAD: &str = r#"{"user":"app","password":"CANARY-password-2","port":"CANARY-port"}"#;
+const MALFORMED: &str = r#"{"user":"app","password":"CANARY-password-3","port": }"#;
+
+/// A log sink shared by the subscriber and the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
+
+/// Loads a good, an invalid and a malformed secret; returns every text a user could see.
+async fn exercise(seed: bool, provider_for: impl Fn(&str, &str) -> Provider) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for value in [GOOD, BAD, MALFORMED] {
+        let name = unique_name("test/canary");
+        if seed {
+            create_secret(&name, value).await;
+        }
+        match Creds::fetch(&provider_for(&name, value)).await {
+            Ok(creds) => {
+                assert_eq!((creds.user.as_str(), creds.port), ("app", 5432));
+                outputs.push(format!("{creds:?}"));
+                outputs.push(format!("{:?}", creds.password));
+            }
+            Err(err) => {
+                outputs.push(err.to_string());
+                outputs.push(format!("{err:?}"));
+                outputs.push(format!("{err:#?}"));
+            }
+        }
+    }
+    outputs
+}
+
+/// The local source's variable for a secret name.
+fn local_var(name: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("SECRETS_LOCAL_{upper}")
+}
+
+#[tokio::test]
+async fn no_canary_in_debug_display_errors_or_logs() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut outputs = Vec::new();
+    outputs.extend(
+        exercise(true, |name, _| {
+            Provider::builder()
+                .source(Source::Extension)
+                .extension_port(agent_port())
+                .var("NAME", name)
+                .build()
+        })
+        .await,
+    );
+    outputs.extend(
+        exercise(true, |name, _| {
+            Provider::builder()
+                .source(Source::Sdk)
+                .var("NAME", name)
+                .build()
+        })
+        .await,
+    );
+    outputs.extend(
+        exercise(false, |name, value| {
+            Provider::builder()
+                .source(Source::Local)
+                .var("NAME", name)
+                .var(local_var(name), value)
+                .build()
+        })
+        .await,
+    );
+
+    assert_eq!(
+        outputs.len(),
+        3 * (2 + 3 + 3),
+        "every source gave one good and two bad loads"
+    );
+    for output in &outputs {
+        assert_no_canary(output, &[CANARY]);
+    }
+    let logs = logs.text();
+    assert!(
+        logs.contains("fetched secret"),
+        "our fetches were logged: {logs}"
+    );
+    assert!(
+        logs.contains("aws_smithy"),
+        "the SDK's own TRACE logs were captured too"
+    );
+    assert_no_canary(&logs, &[CANARY]);
+}
