@@ -5,7 +5,10 @@ use std::sync::Arc;
 use secrets_runtime::{
     Error, ExposeSecret, FromSecret, Provider, SecretString, Snapshot, Source, SourceKind,
 };
-use secrets_tests::{CountingProxy, agent_port, assert_no_canary, create_secret, unique_name};
+use secrets_tests::{
+    CountingProxy, agent_port, assert_no_canary, create_binary_secret, create_secret, put_secret,
+    unique_name,
+};
 
 #[tokio::test]
 async fn loads_through_the_agent() {
@@ -157,4 +160,40 @@ async fn token_can_come_from_a_file() {
         FromFile::fetch(&provider).await.expect("loads").v,
         "file token works"
     );
+}
+
+#[tokio::test]
+async fn binary_secrets_and_version_stages_through_the_agent() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}")]
+    struct Cert {
+        #[secret(binary)]
+        der: Vec<u8>,
+    }
+    let name = unique_name("test/binary");
+    create_binary_secret(&name, &[0xde, 0xad, 0xbe, 0xef]).await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(agent_port())
+        .var("NAME", &name)
+        .build();
+    assert_eq!(
+        Cert::fetch(&provider).await.expect("binary loads").der,
+        [0xde, 0xad, 0xbe, 0xef]
+    );
+
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}", version_stage = "AWSPREVIOUS")]
+    struct Previous {
+        v: String,
+    }
+    let name = unique_name("test/stages");
+    create_secret(&name, r#"{"v":"old"}"#).await;
+    put_secret(&name, r#"{"v":"new"}"#).await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(agent_port())
+        .var("NAME", &name)
+        .build();
+    assert_eq!(Previous::fetch(&provider).await.expect("previous").v, "old");
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrets_runtime::{Error, FromSecret, Provider, Snapshot, Source, SourceKind};
-use secrets_tests::{create_secret, moto_url, put_secret, unique_name};
+use secrets_runtime::{ExposeSecret, SecretString};
+use secrets_tests::{create_binary_secret, create_secret, moto_url, put_secret, unique_name};
 
 fn sdk_with_name(name: &str) -> Provider {
     // The SDK finds moto through AWS_ENDPOINT_URL, set by scripts/test.sh, as a user's
@@ -126,4 +127,93 @@ async fn expired_get_refreshes_in_the_background() {
         }
     }
     assert_eq!(seen, "new", "the background refresh stored the new value");
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Pool {
+    size: u32,
+}
+
+#[derive(Debug, FromSecret)]
+#[secret(name = "unused", rename_all = "SCREAMING_SNAKE_CASE")]
+struct Database {
+    db_host: String,
+    db_port: u16,
+}
+
+#[tokio::test]
+async fn rename_all_flatten_and_json_through_the_sdk() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}", rename_all = "camelCase")]
+    struct Service {
+        #[secret(flatten)]
+        database: Database,
+        api_url: String,
+        #[secret(json)]
+        pool: Pool,
+    }
+    let name = unique_name("test/sdk/attrs");
+    create_secret(
+        &name,
+        r#"{"DB_HOST":"db","DB_PORT":"5432","apiUrl":"https://api","pool":{"size":4}}"#,
+    )
+    .await;
+    let s = Service::fetch(&sdk_with_name(&name)).await.expect("loads");
+    assert_eq!(
+        (s.database.db_host.as_str(), s.database.db_port),
+        ("db", 5432)
+    );
+    assert_eq!(s.api_url, "https://api");
+    assert_eq!(s.pool, Pool { size: 4 });
+}
+
+#[tokio::test]
+async fn whole_and_binary_secrets_through_the_sdk() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}")]
+    struct Token {
+        #[secret(whole)]
+        token: SecretString,
+    }
+    let name = unique_name("test/sdk/whole");
+    create_secret(&name, "plain-text-token").await;
+    let t = Token::fetch(&sdk_with_name(&name)).await.expect("loads");
+    assert_eq!(t.token.expose_secret(), "plain-text-token");
+
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}")]
+    struct Cert {
+        #[secret(binary)]
+        der: Vec<u8>,
+    }
+    let name = unique_name("test/sdk/binary");
+    create_binary_secret(&name, &[0, 1, 2, 255]).await;
+    let c = Cert::fetch(&sdk_with_name(&name)).await.expect("loads");
+    assert_eq!(c.der, [0, 1, 2, 255]);
+}
+
+#[tokio::test]
+async fn version_stage_reads_the_previous_version_after_a_rotation() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}", version_stage = "AWSPREVIOUS")]
+    struct Previous {
+        password: String,
+    }
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}")]
+    struct Current {
+        password: String,
+    }
+    let name = unique_name("test/sdk/stages");
+    create_secret(&name, r#"{"password":"old"}"#).await;
+    put_secret(&name, r#"{"password":"new"}"#).await;
+    let provider = sdk_with_name(&name);
+    assert_eq!(
+        Current::fetch(&provider).await.expect("current").password,
+        "new"
+    );
+    assert_eq!(
+        Previous::fetch(&provider).await.expect("previous").password,
+        "old"
+    );
 }

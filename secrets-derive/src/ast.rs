@@ -3,6 +3,7 @@
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
 use crate::attr;
+use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 
 /// A struct with named fields.
@@ -83,13 +84,47 @@ impl<'a> Input<'a> {
 }
 
 impl Field<'_> {
-    /// The JSON key this field reads: `key = "..."` or the field's name (without `r#`).
-    pub(crate) fn key(&self) -> String {
-        match &self.attrs.key {
-            Some(key) => key.value(),
-            None => self.ident.to_string().trim_start_matches("r#").to_owned(),
+    /// The JSON key this field reads: `key = "..."`, or the field's name (without `r#`)
+    /// under the struct's `rename_all` rule.
+    pub(crate) fn key(&self, rename_all: Option<RenameRule>) -> String {
+        if let Some(key) = &self.attrs.key {
+            return key.value();
         }
+        let name = self.ident.to_string();
+        let name = name.trim_start_matches("r#");
+        rename_all.map_or_else(|| name.to_owned(), |rule| rule.apply(name))
     }
+
+    /// The type values are decoded into: `T` for `Option<T>`, else the field's type.
+    pub(crate) fn value_ty(&self) -> &Type {
+        self.option_of.unwrap_or(self.ty)
+    }
+}
+
+/// Whether `ty` is written `Vec<u8>` (as `#[secret(binary)]` needs).
+pub(crate) fn is_vec_u8(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "Vec" {
+        return false;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    matches!(args.args.first(), Some(GenericArgument::Type(Type::Path(inner))) if args.args.len() == 1 && inner.path.is_ident("u8"))
+}
+
+/// The primitive type `ty` names, if it is one whose literals can be checked at compile time.
+pub(crate) fn primitive(ty: &Type) -> Option<String> {
+    const PRIMITIVES: &[&str] = &[
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "bool", "char",
+    ];
+    let Type::Path(path) = ty else { return None };
+    let ident = path.path.get_ident()?.to_string();
+    PRIMITIVES.contains(&ident.as_str()).then_some(ident)
 }
 
 /// `T` if `ty` is written `Option<T>` (or `std::option::Option<T>`, `core::option::Option<T>`).

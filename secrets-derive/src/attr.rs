@@ -5,27 +5,70 @@ use std::time::Duration;
 
 use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitStr};
+use syn::{Attribute, LitStr, Path};
 
+use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 
 /// The container attributes that exist, for "did you mean" hints.
-const CONTAINER_ATTRS: &[&str] = &["name", "ttl"];
+const CONTAINER_ATTRS: &[&str] = &[
+    "name",
+    "name_env",
+    "ttl",
+    "version_stage",
+    "version_id",
+    "rename_all",
+    "crate",
+];
 /// The field attributes that exist.
-const FIELD_ATTRS: &[&str] = &["key", "default"];
+const FIELD_ATTRS: &[&str] = &[
+    "key",
+    "default",
+    "default_with",
+    "json",
+    "with",
+    "whole",
+    "binary",
+    "flatten",
+    "skip",
+];
+
+/// An attribute value with the span of the attribute's name, for errors about combinations.
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
 
 /// `#[secret(...)]` on the struct.
 #[derive(Default)]
 pub(crate) struct Container {
     pub(crate) name: Option<LitStr>,
+    pub(crate) name_env: Option<LitStr>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) version_stage: Option<LitStr>,
+    pub(crate) version_id: Option<LitStr>,
+    pub(crate) rename_all: Option<RenameRule>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// `#[secret(default)]` or `#[secret(default = "literal")]`.
+pub(crate) enum Default {
+    Trait,
+    Literal(LitStr),
 }
 
 /// `#[secret(...)]` on a field.
-#[derive(Default)]
+#[derive(std::default::Default)]
 pub(crate) struct Field {
     pub(crate) key: Option<LitStr>,
-    pub(crate) default: Option<Span>,
+    pub(crate) default: Option<Spanned<Default>>,
+    pub(crate) default_with: Option<Spanned<Path>>,
+    pub(crate) json: Option<Span>,
+    pub(crate) with: Option<Spanned<Path>>,
+    pub(crate) whole: Option<Span>,
+    pub(crate) binary: Option<Span>,
+    pub(crate) flatten: Option<Span>,
+    pub(crate) skip: Option<Span>,
 }
 
 impl Container {
@@ -36,10 +79,40 @@ impl Container {
                 if meta.path.is_ident("name") {
                     let lit: LitStr = meta.value()?.parse()?;
                     set_once(cx, &meta, &mut out.name, lit);
+                } else if meta.path.is_ident("name_env") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    if !is_var_name(&lit.value()) {
+                        cx.error_spanned_by(&lit, "`name_env` must be an environment variable name such as \"SECRET_ARN\"");
+                    }
+                    set_once(cx, &meta, &mut out.name_env, lit);
                 } else if meta.path.is_ident("ttl") {
                     let lit: LitStr = meta.value()?.parse()?;
                     if let Some(ttl) = parse_ttl(cx, &lit) {
                         set_once(cx, &meta, &mut out.ttl, ttl);
+                    }
+                } else if meta.path.is_ident("version_stage") {
+                    let lit = non_empty(cx, meta.value()?.parse()?, "version_stage");
+                    set_once(cx, &meta, &mut out.version_stage, lit);
+                } else if meta.path.is_ident("version_id") {
+                    let lit = non_empty(cx, meta.value()?.parse()?, "version_id");
+                    set_once(cx, &meta, &mut out.version_id, lit);
+                } else if meta.path.is_ident("rename_all") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    match RenameRule::from_str(&lit.value()) {
+                        Some(rule) => set_once(cx, &meta, &mut out.rename_all, rule),
+                        None => cx.error_spanned_by(
+                            &lit,
+                            format!(
+                                "unknown `rename_all` rule; expected one of {}",
+                                RenameRule::NAMES.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                            ),
+                        ),
+                    }
+                } else if meta.path.is_ident("crate") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    match lit.parse::<Path>() {
+                        Ok(path) => set_once(cx, &meta, &mut out.krate, path),
+                        Err(_) => cx.error_spanned_by(&lit, "`crate` must be a path such as \"::my_crate::secrets\""),
                     }
                 } else {
                     unknown(cx, &meta, "container", CONTAINER_ATTRS, FIELD_ATTRS)?;
@@ -59,21 +132,41 @@ impl Field {
         let mut out = Field::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("secret")) {
             let result = attr.parse_nested_meta(|meta| {
+                let span = meta
+                    .path
+                    .get_ident()
+                    .map_or_else(Span::call_site, syn::Ident::span);
                 if meta.path.is_ident("key") {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    if lit.value().is_empty() {
-                        cx.error_spanned_by(&lit, "`key` must not be empty");
-                    }
+                    let lit = non_empty(cx, meta.value()?.parse()?, "key");
                     set_once(cx, &meta, &mut out.key, lit);
                 } else if meta.path.is_ident("default") {
+                    let value = if meta.input.peek(syn::Token![=]) {
+                        Default::Literal(meta.value()?.parse()?)
+                    } else {
+                        Default::Trait
+                    };
+                    set_once(cx, &meta, &mut out.default, Spanned { value, span });
+                } else if meta.path.is_ident("default_with") {
+                    let path = parse_path(&meta)?;
                     set_once(
                         cx,
                         &meta,
-                        &mut out.default,
-                        meta.path
-                            .get_ident()
-                            .map_or_else(Span::call_site, syn::Ident::span),
+                        &mut out.default_with,
+                        Spanned { value: path, span },
                     );
+                } else if meta.path.is_ident("with") {
+                    let path = parse_path(&meta)?;
+                    set_once(cx, &meta, &mut out.with, Spanned { value: path, span });
+                } else if meta.path.is_ident("json") {
+                    set_once(cx, &meta, &mut out.json, span);
+                } else if meta.path.is_ident("whole") {
+                    set_once(cx, &meta, &mut out.whole, span);
+                } else if meta.path.is_ident("binary") {
+                    set_once(cx, &meta, &mut out.binary, span);
+                } else if meta.path.is_ident("flatten") {
+                    set_once(cx, &meta, &mut out.flatten, span);
+                } else if meta.path.is_ident("skip") {
+                    set_once(cx, &meta, &mut out.skip, span);
                 } else {
                     unknown(cx, &meta, "field", FIELD_ATTRS, CONTAINER_ATTRS)?;
                 }
@@ -85,6 +178,23 @@ impl Field {
         }
         out
     }
+}
+
+/// `= path::to_fn` or `= "path::to_fn"`.
+fn parse_path(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
+    let input = meta.value()?;
+    if input.peek(LitStr) {
+        input.parse::<LitStr>()?.parse()
+    } else {
+        input.parse()
+    }
+}
+
+fn non_empty(cx: &Ctxt, lit: LitStr, what: &str) -> LitStr {
+    if lit.value().is_empty() {
+        cx.error_spanned_by(&lit, format!("`{what}` must not be empty"));
+    }
+    lit
 }
 
 /// Stores `value`, or reports a duplicate on the second occurrence.
@@ -181,16 +291,28 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+pub(crate) fn is_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// `ttl = "5m"`: a humantime duration, at least one second.
 fn parse_ttl(cx: &Ctxt, lit: &LitStr) -> Option<Duration> {
     match humantime::parse_duration(&lit.value()) {
         Ok(ttl) if ttl < Duration::from_secs(1) => {
-            cx.error_spanned_by(lit, "`ttl` must be at least 1s: a shorter TTL would fetch the secret on nearly every read");
+            cx.error_spanned_by(
+                lit,
+                "`ttl` must be at least 1s: a shorter TTL would fetch the secret on nearly every read",
+            );
             None
         }
         Ok(ttl) => Some(ttl),
         Err(err) => {
-            cx.error_spanned_by(lit, format!("invalid `ttl`: {err}; expected a duration such as \"30s\", \"5m\" or \"1h 30m\""));
+            cx.error_spanned_by(
+                lit,
+                format!("invalid `ttl`: {err}; expected a duration such as \"30s\", \"5m\" or \"1h 30m\""),
+            );
             None
         }
     }

@@ -1,28 +1,214 @@
-//! Checks of attribute combinations, after parsing.
+//! Checks of attribute combinations, after parsing. Each error goes on the span at fault.
 
-use crate::ast::Input;
+use proc_macro2::Span;
+
+use crate::ast::{self, Field, Input};
+use crate::attr::Default;
 use crate::ctxt::Ctxt;
 use crate::template;
 
 /// Reports every invalid combination in `input`.
 pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
-    match &input.attrs.name {
-        None => cx.error_spanned_by(
+    check_container(cx, input);
+    for field in &input.fields {
+        check_field(cx, field);
+    }
+    check_whole_secret_fields(cx, input);
+}
+
+fn check_container(cx: &Ctxt, input: &Input<'_>) {
+    let attrs = &input.attrs;
+    match (&attrs.name, &attrs.name_env) {
+        (None, None) => cx.error_spanned_by(
             input.ident,
             "missing `#[secret(name = \"...\")]`: which secret does this struct read? e.g. #[secret(name = \"{STAGE}/lambda/app\")]",
         ),
-        Some(name) => {
+        (Some(name), _) => {
             if let Some(problem) = template::problem(&name.value()) {
                 cx.error_spanned_by(name, format!("invalid secret name: {problem}"));
             }
         }
+        (None, Some(_)) => {}
     }
-    for field in &input.fields {
-        if let (Some(span), Some(_)) = (field.attrs.default, field.option_of) {
-            cx.syn_error(syn::Error::new(
-                span,
-                "`default` has no effect on an `Option` field: a missing key is already `None`",
-            ));
+}
+
+fn check_field(cx: &Ctxt, field: &Field<'_>) {
+    let a = &field.attrs;
+    let error = |span: Span, message: &str| cx.syn_error(syn::Error::new(span, message));
+
+    if let Some(skip) = a.skip {
+        let others = [
+            a.key.as_ref().map(|k| k.span()),
+            a.default.as_ref().map(|d| d.span),
+            a.default_with.as_ref().map(|d| d.span),
+            a.json,
+            a.with.as_ref().map(|w| w.span),
+            a.whole,
+            a.binary,
+            a.flatten,
+        ];
+        if others.iter().any(Option::is_some) {
+            error(
+                skip,
+                "`skip` takes no other attribute: a skipped field is not read from the secret and is `Default::default()`",
+            );
         }
+        return;
+    }
+    if let Some(flatten) = a.flatten {
+        let others = [
+            a.key.as_ref().map(|k| k.span()),
+            a.default.as_ref().map(|d| d.span),
+            a.default_with.as_ref().map(|d| d.span),
+            a.json,
+            a.with.as_ref().map(|w| w.span),
+            a.whole,
+            a.binary,
+        ];
+        if others.iter().any(Option::is_some) {
+            error(
+                flatten,
+                "`flatten` takes no other attribute: the nested struct's own attributes say how its fields are read",
+            );
+        } else if field.option_of.is_some() {
+            error(
+                flatten,
+                "`flatten` needs a struct that derives `FromSecret`, not an `Option`",
+            );
+        }
+        return;
+    }
+    if let (Some(whole), Some(_)) = (a.whole, a.binary) {
+        error(
+            whole,
+            "`whole` and `binary` conflict: a secret is either a string or binary",
+        );
+    }
+    for (span, what) in [(a.whole, "whole"), (a.binary, "binary")] {
+        let Some(span) = span else { continue };
+        if a.key.is_some() {
+            error(
+                span,
+                &format!("`{what}` reads the entire secret, so it takes no `key`"),
+            );
+        }
+        if a.default.is_some() || a.default_with.is_some() {
+            error(
+                span,
+                &format!(
+                    "`{what}` reads the entire secret, which is never missing: remove the default"
+                ),
+            );
+        }
+        if field.option_of.is_some() {
+            error(
+                span,
+                &format!(
+                    "`{what}` reads the entire secret, which is never missing: use the type without `Option`"
+                ),
+            );
+        }
+    }
+    if let Some(binary) = a.binary {
+        if a.json.is_some() || a.with.is_some() {
+            error(
+                binary,
+                "`binary` gives the raw bytes: it takes no `json` or `with`",
+            );
+        }
+        if !ast::is_vec_u8(field.ty) {
+            cx.error_spanned_by(field.ty, "`binary` needs a field of type `Vec<u8>`");
+        }
+    }
+    if let (Some(json), Some(_)) = (a.json, &a.with) {
+        error(
+            json,
+            "`json` and `with` conflict: choose serde or your own parse function",
+        );
+    }
+    if let (Some(default), Some(_)) = (&a.default, &a.default_with) {
+        error(
+            default.span,
+            "`default` and `default_with` conflict: choose one",
+        );
+    }
+    if field.option_of.is_some() {
+        if let Some(default) = &a.default {
+            error(
+                default.span,
+                "`default` has no effect on an `Option` field: a missing key is already `None`",
+            );
+        }
+        if let Some(default) = &a.default_with {
+            error(
+                default.span,
+                "`default_with` has no effect on an `Option` field: a missing key is already `None`",
+            );
+        }
+    }
+    if let Some(attr_default) = &a.default {
+        if let (Default::Literal(literal), None, None) = (&attr_default.value, &a.json, &a.with) {
+            check_literal(cx, field, literal);
+        }
+    }
+}
+
+/// `default = "..."` on a primitive is parsed now, so a typo fails the build.
+fn check_literal(cx: &Ctxt, field: &Field<'_>, literal: &syn::LitStr) {
+    let Some(primitive) = ast::primitive(field.ty) else {
+        return;
+    };
+    let text = literal.value();
+    let ok = match primitive.as_str() {
+        "bool" => text.parse::<bool>().is_ok(),
+        "char" => text.parse::<char>().is_ok(),
+        "f32" | "f64" => text.parse::<f64>().is_ok(),
+        "u8" => text.parse::<u8>().is_ok(),
+        "u16" => text.parse::<u16>().is_ok(),
+        "u32" => text.parse::<u32>().is_ok(),
+        "u64" => text.parse::<u64>().is_ok(),
+        "u128" => text.parse::<u128>().is_ok(),
+        "usize" => text.parse::<u64>().is_ok(),
+        "i8" => text.parse::<i8>().is_ok(),
+        "i16" => text.parse::<i16>().is_ok(),
+        "i32" => text.parse::<i32>().is_ok(),
+        "i64" => text.parse::<i64>().is_ok(),
+        "i128" => text.parse::<i128>().is_ok(),
+        "isize" => text.parse::<i64>().is_ok(),
+        _ => true,
+    };
+    if !ok {
+        cx.error_spanned_by(
+            literal,
+            format!("`default = \"{text}\"` is not a valid {primitive}"),
+        );
+    }
+}
+
+/// A `whole` or `binary` field reads the entire secret: every other field must be `skip`.
+fn check_whole_secret_fields(cx: &Ctxt, input: &Input<'_>) {
+    let Some(entire) = input
+        .fields
+        .iter()
+        .find(|f| f.attrs.skip.is_none() && (f.attrs.whole.is_some() || f.attrs.binary.is_some()))
+    else {
+        return;
+    };
+    let what = if entire.attrs.whole.is_some() {
+        "whole"
+    } else {
+        "binary"
+    };
+    for other in &input.fields {
+        if std::ptr::eq(other, entire) || other.attrs.skip.is_some() {
+            continue;
+        }
+        cx.error_spanned_by(
+            other.ident,
+            format!(
+                "field `{}` reads the entire secret (`{what}`), so `{}` cannot read it too: mark it `#[secret(skip)]` or move it to another struct",
+                entire.ident, other.ident
+            ),
+        );
     }
 }

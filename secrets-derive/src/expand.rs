@@ -1,12 +1,14 @@
-//! Code generation. Every path is absolute and goes through `::secrets_runtime::__private`, so
-//! the expansion works whatever the user has in scope.
+//! Code generation. Every path is absolute and goes through the runtime's hidden
+//! `__private` module (`::secrets_runtime::__private`, or the `crate = "..."` path), so the
+//! expansion works whatever the user has in scope.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Type};
 
 use crate::ast::{Field, Input};
+use crate::attr::Default;
 use crate::check;
 use crate::ctxt::Ctxt;
 
@@ -22,42 +24,66 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     }
     match (cx.check(), parsed) {
         (Ok(()), Some(parsed)) => impl_from_secret(&parsed),
-        (Err(errors), _) => {
+        (Err(errors), parsed) => {
             let mut out = errors.to_compile_error();
-            out.extend(placeholder_impl(input));
+            let krate = parsed.as_ref().and_then(|p| p.attrs.krate.clone());
+            out.extend(placeholder_impl(input, krate.as_ref()));
             out
         }
         (Ok(()), None) => unreachable!("a struct that could not be read without an error"),
     }
 }
 
+/// The runtime crate's path, spanned at `span` when it is the default one, so that errors
+/// in generated expressions point where `span` points.
+fn krate(input: &Input<'_>, span: Span) -> TokenStream {
+    match &input.attrs.krate {
+        Some(path) => path.to_token_stream(),
+        None => quote_spanned!(span=> ::secrets_runtime),
+    }
+}
+
 fn impl_from_secret(input: &Input<'_>) -> TokenStream {
     let ident = input.ident;
-    let private = quote!(::secrets_runtime::__private);
-    let name = input
-        .attrs
-        .name
-        .as_ref()
-        .map(syn::LitStr::value)
-        .unwrap_or_default();
-    let ttl_millis = input.attrs.ttl.as_ref().map_or(DEFAULT_TTL_MILLIS, |ttl| {
+    let krate = krate(input, Span::call_site());
+    let private = quote!(#krate::__private);
+    let attrs = &input.attrs;
+    let name = match (&attrs.name, &attrs.name_env) {
+        (Some(name), _) => name.value(),
+        // `name_env = "VAR"` alone means the secret name is the variable's value.
+        (None, Some(var)) => format!("{{{}}}", var.value()),
+        (None, None) => String::new(),
+    };
+    let name_env = option_str(&private, attrs.name_env.as_ref());
+    let version_stage = option_str(&private, attrs.version_stage.as_ref());
+    let version_id = option_str(&private, attrs.version_id.as_ref());
+    let ttl_millis = attrs.ttl.map_or(DEFAULT_TTL_MILLIS, |ttl| {
         u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
     });
-    let body = from_document_body(input);
+    let locals: Vec<_> = (0..input.fields.len())
+        .map(|i| format_ident!("__field{}", i))
+        .collect();
+    let reads = input.fields.iter().zip(&locals).map(|(field, local)| {
+        let read = read_field(input, field);
+        quote!(let #local = #read;)
+    });
+    let idents = input.fields.iter().map(|f| f.ident);
     quote! {
         #[automatically_derived]
-        impl ::secrets_runtime::FromSecret for #ident {
+        impl #krate::FromSecret for #ident {
             const SPEC: #private::SecretSpec = #private::SecretSpec {
                 name: #name,
+                name_env: #name_env,
                 ttl: #private::Duration::from_millis(#ttl_millis),
-                version_stage: #private::None,
-                version_id: #private::None,
+                version_stage: #version_stage,
+                version_id: #version_id,
             };
 
-            fn from_document(
-                __document: &#private::Document,
-            ) -> #private::Result<Self, ::secrets_runtime::Error> {
-                #body
+            fn read_fields(
+                __fields: &mut #private::Fields<'_>,
+            ) -> #private::Option<Self> {
+                #(#reads)*
+                #private::Some(Self { #(#idents: #locals?,)* })
             }
 
             fn cache() -> &'static #private::Cache<Self> {
@@ -68,73 +94,96 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
     }
 }
 
-fn from_document_body(input: &Input<'_>) -> TokenStream {
-    let private = quote!(::secrets_runtime::__private);
-    if input.fields.is_empty() {
-        return quote! {
-            __document.fields()?.finish()?;
-            #private::Ok(Self {})
-        };
-    }
-    let locals: Vec<_> = (0..input.fields.len())
-        .map(|i| format_ident!("__field{}", i))
-        .collect();
-    let reads = input.fields.iter().zip(&locals).map(|(field, local)| {
-        let read = read_field(field);
-        quote!(let #local = #read;)
-    });
-    let idents = input.fields.iter().map(|f| f.ident);
-    quote! {
-        let mut __fields = __document.fields()?;
-        #(#reads)*
-        __fields.finish()?;
-        match (#(#locals,)*) {
-            (#(#private::Some(#locals),)*) => #private::Ok(Self { #(#idents: #locals,)* }),
-            _ => #private::Err(#private::Fields::incomplete(__document.secret())),
-        }
+fn option_str(private: &TokenStream, value: Option<&syn::LitStr>) -> TokenStream {
+    match value {
+        Some(lit) => quote!(#private::Some(#lit)),
+        None => quote!(#private::None),
     }
 }
 
 /// The expression that reads one field into an `Option<FieldType>` (`None` on error).
-fn read_field(field: &Field<'_>) -> TokenStream {
-    let key = field.key();
-    match (field.option_of, field.attrs.default) {
-        (Some(inner), _) => {
-            let decode = decode_closure(inner);
-            let expected = type_name(inner);
-            quote!(__fields.optional(#key, #expected, #decode))
+fn read_field(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
+    let ty = field.ty;
+    let krate = krate(input, ty.span());
+    let private = quote_spanned!(ty.span()=> #krate::__private);
+    let attrs = &field.attrs;
+    if attrs.skip.is_some() {
+        return quote_spanned!(ty.span()=> #private::Some(<#ty as #private::Default>::default()));
+    }
+    if attrs.flatten.is_some() {
+        return quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::read_fields(__fields));
+    }
+    if attrs.binary.is_some() {
+        return quote!(__fields.binary());
+    }
+    let expected = type_name(field.value_ty());
+    if attrs.whole.is_some() {
+        let decode = decode_str_closure(input, field);
+        return quote!(__fields.whole(#expected, #decode));
+    }
+    let key = field.key(input.attrs.rename_all);
+    let decode = decode_closure(input, field);
+    if field.option_of.is_some() {
+        return quote!(__fields.optional(#key, #expected, #decode));
+    }
+    match (&attrs.default, &attrs.default_with) {
+        (Some(default), _) => match &default.value {
+            Default::Trait => {
+                let default = quote_spanned!(ty.span()=> <#ty as #private::Default>::default);
+                quote!(__fields.or_else(#key, #expected, #decode, #default))
+            }
+            Default::Literal(literal) => {
+                quote!(__fields.or_literal(#key, #expected, #decode, #literal))
+            }
+        },
+        (None, Some(default_with)) => {
+            let path = &default_with.value;
+            quote!(__fields.or_else(#key, #expected, #decode, #path))
         }
-        (None, Some(_)) => {
-            let decode = decode_closure(field.ty);
-            let expected = type_name(field.ty);
-            let ty = field.ty;
-            let default =
-                quote_spanned!(ty.span()=> <#ty as ::secrets_runtime::__private::Default>::default);
-            quote!(__fields.or_else(#key, #expected, #decode, #default))
-        }
-        (None, None) => {
-            let decode = decode_closure(field.ty);
-            let expected = type_name(field.ty);
-            quote!(__fields.required(#key, #expected, #decode))
-        }
+        (None, None) => quote!(__fields.required(#key, #expected, #decode)),
     }
 }
 
-/// `|value| decode as ty`, choosing `SecretValue` over `FromStr` at compile time. The call is
-/// spanned on the type, so a type that implements neither is reported there.
-fn decode_closure(ty: &Type) -> TokenStream {
-    let private = quote!(::secrets_runtime::__private);
-    // Written out rather than through `#private`, so every token carries the type's span.
-    let call = quote_spanned! {ty.span()=>
-        (&&&::secrets_runtime::__private::Decoder::<#ty>::new()).decode(__value)
-    };
-    quote! {
-        |__value: &#private::Value| {
+/// `|value| -> Result<T, ValueError>` for a keyed field: serde with `json`, the user's
+/// function with `with`, otherwise `SecretValue` or `FromStr` chosen at compile time.
+fn decode_closure(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
+    let ty = field.value_ty();
+    let krate = krate(input, ty.span());
+    let private = quote_spanned!(ty.span()=> #krate::__private);
+    let body = if field.attrs.json.is_some() {
+        quote_spanned!(ty.span()=> #private::decode_json::<#ty>(__value))
+    } else if let Some(with) = &field.attrs.with {
+        let path = &with.value;
+        quote_spanned!(ty.span()=> #private::decode_with::<#ty, _>(__value, #path))
+    } else {
+        // Every token carries the type's span: a type that cannot be decoded is reported there.
+        quote_spanned! {ty.span()=> {
             #[allow(unused_imports)]
             use #private::{ViaFallback as _, ViaFromStr as _, ViaSecretValue as _};
-            #call
-        }
-    }
+            (&&&#private::Decoder::<#ty>::new()).decode(__value)
+        }}
+    };
+    quote!(|__value: &#private::Value| #body)
+}
+
+/// `|text| -> Result<T, ValueError>` for a `whole` field.
+fn decode_str_closure(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
+    let ty = field.value_ty();
+    let krate = krate(input, ty.span());
+    let private = quote_spanned!(ty.span()=> #krate::__private);
+    let body = if field.attrs.json.is_some() {
+        quote_spanned!(ty.span()=> #private::decode_json_str::<#ty>(__text))
+    } else if let Some(with) = &field.attrs.with {
+        let path = &with.value;
+        quote_spanned!(ty.span()=> #private::decode_with_str::<#ty, _>(__text, #path))
+    } else {
+        quote_spanned! {ty.span()=> {
+            #[allow(unused_imports)]
+            use #private::{ViaFallback as _, ViaFromStr as _, ViaSecretValue as _};
+            (&&&#private::Decoder::<#ty>::new()).decode_str(__text)
+        }}
+    };
+    quote!(|__text: &str| #body)
 }
 
 /// The type as the user wrote it, for error messages: `Vec<String>`, `u16`.
@@ -156,24 +205,24 @@ fn type_name(ty: &Type) -> String {
 
 /// After an error: an impl that compiles, so that uses of the struct do not add errors of
 /// their own. Generic types get none (it could not name the type correctly).
-fn placeholder_impl(input: &DeriveInput) -> TokenStream {
+fn placeholder_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStream {
     if !input.generics.params.is_empty() {
         return TokenStream::new();
     }
     let ident = &input.ident;
-    let private = quote!(::secrets_runtime::__private);
+    let krate = krate.map_or_else(|| quote!(::secrets_runtime), ToTokens::to_token_stream);
+    let private = quote!(#krate::__private);
     quote! {
         #[automatically_derived]
-        impl ::secrets_runtime::FromSecret for #ident {
+        impl #krate::FromSecret for #ident {
             const SPEC: #private::SecretSpec = #private::SecretSpec {
                 name: "",
+                name_env: #private::None,
                 ttl: #private::Duration::from_secs(300),
                 version_stage: #private::None,
                 version_id: #private::None,
             };
-            fn from_document(
-                _: &#private::Document,
-            ) -> #private::Result<Self, ::secrets_runtime::Error> {
+            fn read_fields(_: &mut #private::Fields<'_>) -> #private::Option<Self> {
                 ::core::unreachable!()
             }
             fn cache() -> &'static #private::Cache<Self> {

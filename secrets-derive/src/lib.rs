@@ -9,10 +9,13 @@
 
 mod ast;
 mod attr;
+mod case;
 mod check;
 mod ctxt;
 mod expand;
 mod template;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};

@@ -18,7 +18,7 @@ use futures_util::future::{BoxFuture, Shared};
 
 use crate::document::Document;
 use crate::source::{SecretRequest, SourceKind};
-use crate::{Error, FromSecret, Provider, jitter};
+use crate::{Error, FromSecret, Provider, fields, jitter};
 
 /// After a failed refresh, the cache waits this long (at most the TTL) before it tries again,
 /// serving the last good value meanwhile.
@@ -205,14 +205,15 @@ pub(crate) async fn fetch_value<T: FromSecret>(
 ) -> Result<(T, SecretRequest, SourceKind, Option<String>), Error> {
     let spec = &T::SPEC;
     let request = SecretRequest {
-        name: provider.resolve_name(spec.name)?,
+        name: provider.secret_name(spec)?,
         version_stage: spec.version_stage,
         version_id: spec.version_id,
     };
     let payload = provider.fetch(&request).await?;
-    let document = Document::parse(&request.name, &payload)?;
-    let value = T::from_document(&document)?;
-    Ok((value, request, payload.via, payload.version_id.clone()))
+    let (via, version_id) = (payload.via, payload.version_id.clone());
+    let document = Document::parse(&request.name, payload)?;
+    let value = fields::decode::<T>(&document)?;
+    Ok((value, request, via, version_id))
 }
 
 fn nanos_since_epoch(at: Instant) -> u64 {

@@ -1,4 +1,4 @@
-//! Decoding JSON values into typed fields.
+//! Decoding one JSON value (or one string) into a field's type.
 //!
 //! A field accepts the JSON string form (`"5432"`) and the native form (`5432`, `true`) alike.
 //! Types with a [`SecretValue`] impl decode through it; any other type decodes through
@@ -10,10 +10,9 @@ use std::marker::PhantomData;
 use std::str::FromStr;
 
 use secrecy::SecretString;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::document::{Body, Document};
-use crate::error::{Error, FieldError, FieldProblem};
+use crate::error::FieldProblem;
 
 /// A type that decodes itself from a secret's JSON value, where [`FromStr`] is not enough
 /// or not implemented.
@@ -28,17 +27,23 @@ use crate::error::{Error, FieldError, FieldProblem};
 ///
 /// impl SecretValue for Percent {
 ///     fn from_secret_value(value: &serde_json::Value) -> Result<Self, ValueError> {
-///         let n = value.as_u64().ok_or_else(|| ValueError::invalid("expected a number"))?;
-///         u8::try_from(n).ok().filter(|n| *n <= 100).map(Percent)
-///             .ok_or_else(|| ValueError::invalid("expected 0 to 100"))
+///         let n = match value {
+///             serde_json::Value::String(s) => s.parse().ok(),
+///             other => other.as_u64(),
+///         };
+///         n.and_then(|n| u8::try_from(n).ok())
+///             .filter(|n| *n <= 100)
+///             .map(Percent)
+///             .ok_or_else(|| ValueError::invalid("expected a number from 0 to 100"))
 ///     }
 /// }
-/// # assert!(Percent::from_secret_value(&serde_json::json!(50)).is_ok());
+/// assert!(Percent::from_secret_value(&serde_json::json!(50)).is_ok());
+/// assert!(Percent::from_secret_value(&serde_json::json!("101")).is_err());
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be read from a secret value",
     label = "this field type implements neither `FromStr` nor `SecretValue`",
-    note = "implement `std::str::FromStr` (with an error that implements `Display`) or `secrets_runtime::SecretValue` for `{Self}`"
+    note = "implement `std::str::FromStr` (with an error that implements `Display`) or `secrets_runtime::SecretValue` for `{Self}`, or use `#[secret(json)]` for a serde type or `#[secret(with = path::to_fn)]`"
 )]
 pub trait SecretValue: Sized {
     /// Decodes one JSON value (never `null`: that is reported before this is called).
@@ -46,11 +51,20 @@ pub trait SecretValue: Sized {
     /// # Errors
     /// A [`ValueError`] that says what was wrong without repeating the value.
     fn from_secret_value(value: &Value) -> Result<Self, ValueError>;
+
+    /// Decodes a whole plain-text secret (`#[secret(whole)]`). The default wraps the text in a
+    /// JSON string and calls [`from_secret_value`](SecretValue::from_secret_value).
+    ///
+    /// # Errors
+    /// A [`ValueError`] that says what was wrong without repeating the value.
+    fn from_secret_str(text: &str) -> Result<Self, ValueError> {
+        Self::from_secret_value(&Value::String(text.to_owned()))
+    }
 }
 
 /// Why a JSON value could not become a field's type. Never holds the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValueError(FieldProblem);
+pub struct ValueError(pub(crate) FieldProblem);
 
 impl ValueError {
     /// The value parsed but is not acceptable; `reason` must not repeat the value.
@@ -69,7 +83,7 @@ impl ValueError {
     }
 }
 
-fn json_kind(value: &Value) -> &'static str {
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -82,7 +96,11 @@ fn json_kind(value: &Value) -> &'static str {
 
 impl SecretValue for SecretString {
     fn from_secret_value(value: &Value) -> Result<Self, ValueError> {
-        with_text(value, |text| Ok(SecretString::from(text.to_owned())))
+        with_text(value, Self::from_secret_str)
+    }
+
+    fn from_secret_str(text: &str) -> Result<Self, ValueError> {
+        Ok(SecretString::from(text))
     }
 }
 
@@ -99,20 +117,108 @@ fn with_text<T>(
     }
 }
 
+/// A parser's message, unless it repeats the input (which would leak the value).
+fn reason_without_value(text: &str, reason: &impl Display) -> ValueError {
+    let reason = reason.to_string();
+    if !text.is_empty() && reason.contains(text) {
+        ValueError::invalid("the parser's message is withheld because it repeats the value")
+    } else {
+        ValueError::invalid(reason)
+    }
+}
+
 /// Parses with [`FromStr`], keeping the parser's message unless it repeats the input.
 fn parse_from_str<T>(text: &str) -> Result<T, ValueError>
 where
     T: FromStr,
     T::Err: Display,
 {
-    text.parse::<T>().map_err(|err| {
-        let reason = err.to_string();
-        if !text.is_empty() && reason.contains(text) {
-            ValueError::invalid("the parser's message is withheld because it repeats the value")
+    text.parse::<T>()
+        .map_err(|err| reason_without_value(text, &err))
+}
+
+/// `#[secret(with = f)]`: `f(text)` on the text form of the value.
+#[doc(hidden)]
+pub fn decode_with<T, E: Display>(
+    value: &Value,
+    f: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ValueError> {
+    with_text(value, |text| decode_with_str(text, f))
+}
+
+/// `#[secret(whole, with = f)]`: `f(text)` on the whole secret.
+#[doc(hidden)]
+pub fn decode_with_str<T, E: Display>(
+    text: &str,
+    f: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ValueError> {
+    f(text).map_err(|err| reason_without_value(text, &err))
+}
+
+/// `#[secret(whole, json)]`: the whole secret as JSON into a serde type.
+#[doc(hidden)]
+pub fn decode_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ValueError> {
+    let value = serde_json::from_str::<Value>(text)
+        .map_err(|err| ValueError::invalid(serde_message_without_values(&err)))?;
+    decode_json(&value)
+}
+
+/// `#[secret(json)]`: a JSON value, or a string holding a JSON object or array, into a serde
+/// type.
+///
+/// serde's messages quote the values they reject, so only the path and the expectation are
+/// kept: `at `pool.size`: invalid type, expected u32`.
+#[doc(hidden)]
+pub fn decode_json<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ValueError> {
+    if let Value::String(text) = value {
+        if text.trim_start().starts_with(['{', '[']) {
+            return decode_json_str(text);
+        }
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let what = serde_message_without_values(err.inner());
+        if path == "." {
+            ValueError::invalid(what)
         } else {
-            ValueError::invalid(reason)
+            ValueError::invalid(format!("at `{path}`: {what}"))
         }
     })
+}
+
+/// serde's message with every quoted value removed.
+fn serde_message_without_values(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    if matches!(err.classify(), Category::Syntax | Category::Eof) {
+        return format!(
+            "not valid JSON (line {}, column {})",
+            err.line(),
+            err.column()
+        );
+    }
+    let message = err.to_string();
+    // serde's data errors: "invalid type: string \"x\", expected u32 at line 1 column 9",
+    // "invalid value: ...", "unknown variant `x`, expected ...", "missing field `f`",
+    // "unknown field `f`, expected ...", "invalid length 3, expected ...".
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(head, _)| head);
+    for prefix in ["invalid type", "invalid value", "unknown variant"] {
+        if message.starts_with(prefix) {
+            return match message.split_once(", expected ") {
+                Some((_, expected)) => format!("{prefix}, expected {expected}"),
+                None => prefix.to_owned(),
+            };
+        }
+    }
+    if message.starts_with("missing field")
+        || message.starts_with("invalid length")
+        || message.starts_with("unknown field")
+    {
+        return message.to_owned();
+    }
+    "the value does not match the expected type (the message of a custom deserializer is withheld)"
+        .to_owned()
 }
 
 /// The autoref-specialisation probe used by generated code:
@@ -139,12 +245,16 @@ impl<T> Default for Decoder<T> {
 pub trait ViaSecretValue {
     type Output;
     fn decode(&self, value: &Value) -> Result<Self::Output, ValueError>;
+    fn decode_str(&self, text: &str) -> Result<Self::Output, ValueError>;
 }
 
 impl<T: SecretValue> ViaSecretValue for &&Decoder<T> {
     type Output = T;
     fn decode(&self, value: &Value) -> Result<T, ValueError> {
         T::from_secret_value(value)
+    }
+    fn decode_str(&self, text: &str) -> Result<T, ValueError> {
+        T::from_secret_str(text)
     }
 }
 
@@ -153,6 +263,7 @@ impl<T: SecretValue> ViaSecretValue for &&Decoder<T> {
 pub trait ViaFromStr {
     type Output;
     fn decode(&self, value: &Value) -> Result<Self::Output, ValueError>;
+    fn decode_str(&self, text: &str) -> Result<Self::Output, ValueError>;
 }
 
 impl<T> ViaFromStr for &Decoder<T>
@@ -164,6 +275,9 @@ where
     fn decode(&self, value: &Value) -> Result<T, ValueError> {
         with_text(value, parse_from_str::<T>)
     }
+    fn decode_str(&self, text: &str) -> Result<T, ValueError> {
+        parse_from_str(text)
+    }
 }
 
 /// Last resort, chosen only when neither applies: it demands [`SecretValue`], so the compiler
@@ -172,6 +286,9 @@ where
 pub trait ViaFallback {
     type Output;
     fn decode(&self, value: &Value) -> Result<Self::Output, ValueError>
+    where
+        Self::Output: SecretValue;
+    fn decode_str(&self, text: &str) -> Result<Self::Output, ValueError>
     where
         Self::Output: SecretValue;
 }
@@ -184,128 +301,11 @@ impl<T> ViaFallback for Decoder<T> {
     {
         T::from_secret_value(value)
     }
-}
-
-impl Document {
-    /// The secret's JSON object, for reading fields by key.
-    ///
-    /// # Errors
-    /// [`Error::WrongShape`] when the secret is plain text, binary or a JSON array.
-    #[doc(hidden)]
-    pub fn fields(&self) -> Result<Fields<'_>, Error> {
-        let found = match &self.body {
-            Body::Object(object) => {
-                return Ok(Fields {
-                    secret: &self.secret,
-                    object,
-                    errors: Vec::new(),
-                });
-            }
-            Body::OtherJson(kind) => kind,
-            Body::Text => "plain text",
-            Body::Binary => "binary data",
-        };
-        Err(Error::WrongShape {
-            secret: self.secret.clone(),
-            expected: "a JSON object of keys",
-            found,
-        })
-    }
-}
-
-/// Reads a struct's fields from a secret's JSON object, collecting every error.
-#[doc(hidden)]
-pub struct Fields<'a> {
-    secret: &'a str,
-    object: &'a Map<String, Value>,
-    errors: Vec<FieldError>,
-}
-
-impl Fields<'_> {
-    /// A field that must be present and not null.
-    pub fn required<T>(
-        &mut self,
-        key: &str,
-        expected: &'static str,
-        decode: impl FnOnce(&Value) -> Result<T, ValueError>,
-    ) -> Option<T> {
-        match self.object.get(key) {
-            None => self.fail(key, expected, FieldProblem::Missing),
-            Some(Value::Null) => self.fail(key, expected, FieldProblem::Null),
-            Some(value) => self.record(key, expected, decode(value)),
-        }
-    }
-
-    /// An `Option<T>` field: missing or null is `None`.
-    pub fn optional<T>(
-        &mut self,
-        key: &str,
-        expected: &'static str,
-        decode: impl FnOnce(&Value) -> Result<T, ValueError>,
-    ) -> Option<Option<T>> {
-        match self.object.get(key) {
-            None | Some(Value::Null) => Some(None),
-            Some(value) => self.record(key, expected, decode(value)).map(Some),
-        }
-    }
-
-    /// A field with a default: missing (not null, not invalid) takes `default()`.
-    pub fn or_else<T>(
-        &mut self,
-        key: &str,
-        expected: &'static str,
-        decode: impl FnOnce(&Value) -> Result<T, ValueError>,
-        default: impl FnOnce() -> T,
-    ) -> Option<T> {
-        match self.object.get(key) {
-            None => Some(default()),
-            Some(Value::Null) => self.fail(key, expected, FieldProblem::Null),
-            Some(value) => self.record(key, expected, decode(value)),
-        }
-    }
-
-    /// Ends reading: every error found so far, or none.
-    ///
-    /// # Errors
-    /// [`Error::InvalidFields`] listing each field at fault.
-    pub fn finish(self) -> Result<(), Error> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidFields {
-                secret: self.secret.to_owned(),
-                fields: self.errors,
-            })
-        }
-    }
-
-    /// The error to return if a field is absent after a successful [`finish`](Self::finish),
-    /// which cannot happen; generated code needs a value for that match arm.
-    #[must_use]
-    pub fn incomplete(secret: &str) -> Error {
-        Error::Config(format!(
-            "internal error: secret `{secret}` decoded incompletely"
-        ))
-    }
-
-    fn record<T>(
-        &mut self,
-        key: &str,
-        expected: &'static str,
-        result: Result<T, ValueError>,
-    ) -> Option<T> {
-        result
-            .map_err(|ValueError(problem)| self.fail::<T>(key, expected, problem))
-            .ok()
-    }
-
-    fn fail<T>(&mut self, key: &str, expected: &'static str, problem: FieldProblem) -> Option<T> {
-        self.errors.push(FieldError {
-            key: key.to_owned(),
-            expected,
-            problem,
-        });
-        None
+    fn decode_str(&self, text: &str) -> Result<T, ValueError>
+    where
+        T: SecretValue,
+    {
+        T::from_secret_str(text)
     }
 }
 
@@ -357,6 +357,11 @@ mod tests {
         }
         let err = via_from_str::<Echo>(json!("CANARY-echo")).unwrap_err();
         assert!(!format!("{err:?}").contains("CANARY"), "{err:?}");
+        let err = decode_with(&json!("CANARY-with"), |s: &str| {
+            Err::<u8, _>(format!("no {s}"))
+        })
+        .unwrap_err();
+        assert!(!format!("{err:?}").contains("CANARY"), "{err:?}");
     }
 
     #[test]
@@ -365,5 +370,44 @@ mod tests {
             .decode(&json!("pw"))
             .unwrap();
         assert_eq!(s.expose_secret(), "pw");
+        let s = (&&&Decoder::<SecretString>::new())
+            .decode_str("whole")
+            .unwrap();
+        assert_eq!(s.expose_secret(), "whole");
+    }
+
+    #[test]
+    fn json_errors_keep_the_path_and_drop_the_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Pool {
+            size: u32,
+            mode: Mode,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        enum Mode {
+            Fast,
+        }
+        let cases = [
+            (
+                json!({"size": "CANARY-size", "mode": "Fast"}),
+                "at `size`: invalid type, expected u32",
+            ),
+            (
+                json!({"size": 1, "mode": "CANARY-mode"}),
+                "at `mode`: unknown variant, expected `Fast`",
+            ),
+            (json!({"size": 1}), "missing field `mode`"),
+            (
+                json!("{\"size\": 1, \"mode\": \"CANARY-x\" "),
+                "not valid JSON (line 1, column 31)",
+            ),
+        ];
+        for (value, expected) in cases {
+            let err = decode_json::<Pool>(&value).unwrap_err();
+            assert_eq!(err, ValueError::invalid(expected), "{value}");
+        }
+        let pool: Pool = decode_json(&json!("{\"size\": 3, \"mode\": \"Fast\"}")).unwrap();
+        assert_eq!(pool.size, 3);
     }
 }

@@ -19,10 +19,6 @@ pub(crate) struct SecretPayload {
 #[derive(Clone)]
 pub(crate) enum RawValue {
     String(Zeroizing<String>),
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "no field attribute reads binary secrets yet")
-    )]
     Binary(Zeroizing<Vec<u8>>),
 }
 
@@ -45,46 +41,53 @@ impl std::fmt::Debug for SecretPayload {
 #[doc(hidden)]
 pub struct Document {
     pub(crate) secret: String,
+    pub(crate) value: RawValue,
     pub(crate) body: Body,
 }
 
 impl std::fmt::Debug for Document {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shape = match &self.body {
-            Body::Object(map) => {
-                return f
-                    .debug_struct("Document")
-                    .field("secret", &self.secret)
-                    .field("keys", &map.keys().collect::<Vec<_>>())
-                    .finish_non_exhaustive();
-            }
-            Body::OtherJson(kind) => kind,
-            Body::Text => "plain text",
-            Body::Binary => "binary data",
+        let mut out = f.debug_struct("Document");
+        out.field("secret", &self.secret);
+        match &self.body {
+            Body::Object(map) => out.field("keys", &map.keys().collect::<Vec<_>>()),
+            body => out.field("shape", &body.describe()),
         };
-        f.debug_struct("Document")
-            .field("secret", &self.secret)
-            .field("shape", &shape)
-            .finish_non_exhaustive()
+        out.finish_non_exhaustive()
     }
 }
 
+/// The parsed shape of a secret's value.
 pub(crate) enum Body {
+    /// A JSON object: fields read its keys.
     Object(Map<String, Value>),
+    /// Valid JSON that is not an object (an array).
     OtherJson(&'static str),
+    /// A string that is not JSON.
     Text,
+    /// A `SecretBinary` value.
     Binary,
+}
+
+impl Body {
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Body::Object(_) => "a JSON object",
+            Body::OtherJson(kind) => kind,
+            Body::Text => "plain text",
+            Body::Binary => "binary data",
+        }
+    }
 }
 
 impl Document {
     /// Parses a payload. A string that starts with `{` or `[` must be valid JSON; any other
     /// string is plain text.
-    pub(crate) fn parse(secret: &str, payload: &SecretPayload) -> Result<Self, Error> {
+    pub(crate) fn parse(secret: &str, payload: SecretPayload) -> Result<Self, Error> {
         let body = match &payload.value {
             RawValue::Binary(_) => Body::Binary,
             RawValue::String(text) => {
-                let trimmed = text.trim_start();
-                if trimmed.starts_with(['{', '[']) {
+                if text.trim_start().starts_with(['{', '[']) {
                     match serde_json::from_str::<Value>(text) {
                         Ok(Value::Object(map)) => Body::Object(map),
                         Ok(_) => Body::OtherJson("a JSON array"),
@@ -97,11 +100,13 @@ impl Document {
         };
         Ok(Self {
             secret: secret.to_owned(),
+            value: payload.value,
             body,
         })
     }
 
     /// The resolved name of the secret this document came from.
+    #[must_use]
     pub fn secret(&self) -> &str {
         &self.secret
     }
@@ -138,15 +143,15 @@ mod tests {
     #[test]
     fn objects_text_and_arrays() {
         assert!(matches!(
-            Document::parse("s", &payload(r#"{"a":"1"}"#)).unwrap().body,
+            Document::parse("s", payload(r#"{"a":"1"}"#)).unwrap().body,
             Body::Object(_)
         ));
         assert!(matches!(
-            Document::parse("s", &payload("hunter2")).unwrap().body,
+            Document::parse("s", payload("hunter2")).unwrap().body,
             Body::Text
         ));
         assert!(matches!(
-            Document::parse("s", &payload("[1]")).unwrap().body,
+            Document::parse("s", payload("[1]")).unwrap().body,
             Body::OtherJson(_)
         ));
     }
@@ -154,7 +159,7 @@ mod tests {
     #[test]
     fn bad_json_reports_position_not_content() {
         let canary = "CANARY-bad-json-value";
-        let err = Document::parse("s", &payload(&format!(r#"{{"a": "{canary}" "#))).unwrap_err();
+        let err = Document::parse("s", payload(&format!(r#"{{"a": "{canary}" "#))).unwrap_err();
         let Error::InvalidJson { line, column, .. } = &err else {
             panic!("{err:?}")
         };

@@ -251,6 +251,12 @@ pub enum FieldProblem {
         /// The parser's message.
         reason: String,
     },
+    /// The key is missing and the `default = "..."` literal written in the code does not
+    /// decode as the field's type.
+    InvalidDefault {
+        /// The parser's message.
+        reason: String,
+    },
 }
 
 impl fmt::Display for FieldError {
@@ -265,6 +271,10 @@ impl fmt::Display for FieldError {
             FieldProblem::Invalid { reason } => {
                 write!(f, "key `{key}` is not a valid {expected} ({reason})")
             }
+            FieldProblem::InvalidDefault { reason } => write!(
+                f,
+                "key `{key}` is missing and its default is not a valid {expected} ({reason})"
+            ),
         }
     }
 }

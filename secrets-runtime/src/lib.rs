@@ -36,6 +36,7 @@ mod cache;
 mod decode;
 mod document;
 mod error;
+mod fields;
 mod jitter;
 mod provider;
 mod source;
@@ -78,8 +79,10 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     #[doc(hidden)]
     const SPEC: __private::SecretSpec;
 
+    /// Reads this struct's fields, recording errors in `fields` (`None` if any field failed).
+    /// `#[secret(flatten)]` calls it on the parent's document.
     #[doc(hidden)]
-    fn from_document(document: &__private::Document) -> Result<Self, Error>;
+    fn read_fields(fields: &mut __private::Fields<'_>) -> Option<Self>;
 
     #[doc(hidden)]
     fn cache() -> &'static __private::Cache<Self>;
@@ -147,8 +150,12 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::cache::Cache;
-    pub use crate::decode::{Decoder, Fields, ViaFallback, ViaFromStr, ViaSecretValue};
+    pub use crate::decode::{
+        Decoder, ViaFallback, ViaFromStr, ViaSecretValue, decode_json, decode_json_str,
+        decode_with, decode_with_str,
+    };
     pub use crate::document::Document;
+    pub use crate::fields::Fields;
     pub use core::default::Default;
     pub use core::option::Option::{self, None, Some};
     pub use core::result::Result::{self, Err, Ok};
@@ -160,6 +167,8 @@ pub mod __private {
     pub struct SecretSpec {
         /// The secret name template.
         pub name: &'static str,
+        /// A variable whose value, when set, is the whole secret name.
+        pub name_env: Option<&'static str>,
         /// How long a loaded value is fresh.
         pub ttl: Duration,
         /// `versionStage` to ask for.

@@ -106,6 +106,18 @@ impl Provider {
         template::resolve(template, &self.vars)
     }
 
+    /// The secret name of a struct: `name_env`'s variable when set, else the filled template.
+    pub(crate) fn secret_name(&self, spec: &crate::__private::SecretSpec) -> Result<String, Error> {
+        if let Some(name) = spec
+            .name_env
+            .and_then(|var| self.vars.get(var))
+            .filter(|n| !n.is_empty())
+        {
+            return Ok(name);
+        }
+        self.resolve_name(spec.name)
+    }
+
     /// Fetches one secret from the configured source, with the fallback of auto mode.
     pub(crate) async fn fetch(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
         let started = Instant::now();

@@ -94,6 +94,18 @@ pub async fn create_secret(name: &str, value: &str) {
         .unwrap_or_else(|err| panic!("creating secret {name} in moto: {err:?}"));
 }
 
+/// Creates a secret with a binary value (`SecretBinary`) in moto.
+pub async fn create_binary_secret(name: &str, value: &[u8]) {
+    moto()
+        .await
+        .create_secret()
+        .name(name)
+        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(value))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("creating binary secret {name} in moto: {err:?}"));
+}
+
 /// Puts a new current version of a secret in moto (a rotation).
 pub async fn put_secret(name: &str, value: &str) {
     moto()

@@ -1,0 +1,115 @@
+//! Generated code is lint-clean: this file derives structs with every attribute under strict
+//! lints, and `cargo clippy --all-targets -- -D warnings` (CI) checks it with clippy's own.
+#![deny(warnings, unused_qualifications, clippy::all, clippy::pedantic)]
+
+use secrets_runtime::{FromSecret, Provider, SecretString, Source};
+
+fn zero() -> u16 {
+    0
+}
+
+fn parse_rate(text: &str) -> Result<u8, std::num::ParseIntError> {
+    text.trim_end_matches('%').parse()
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Pool {
+    size: u32,
+}
+
+/// A nested struct for `flatten`.
+#[derive(Debug, FromSecret)]
+#[secret(
+    name = "{STAGE:-dev}/db",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    ttl = "10m"
+)]
+struct Database {
+    db_host: String,
+    db_port: u16,
+}
+
+/// Every keyed attribute.
+#[derive(Debug, FromSecret)]
+#[secret(
+    name = "{STAGE:-dev}/lambda/jay",
+    name_env = "JAY_SECRET_ARN",
+    ttl = "90s",
+    version_stage = "AWSCURRENT",
+    rename_all = "camelCase"
+)]
+struct Jay {
+    #[secret(flatten)]
+    database: Database,
+    #[secret(key = "api_url")]
+    url: String,
+    #[secret(default)]
+    debug: bool,
+    #[secret(default = "30")]
+    timeout_secs: u64,
+    #[secret(default_with = zero)]
+    retries: u16,
+    max_connections: Option<u32>,
+    #[secret(json)]
+    pool: Pool,
+    #[secret(with = parse_rate)]
+    sample_rate: u8,
+    api_key: SecretString,
+    #[secret(skip)]
+    started: Option<std::time::Duration>,
+}
+
+/// `whole` with `version_id`.
+#[derive(Debug, FromSecret)]
+#[secret(name = "token", version_id = "00000000-0000-0000-0000-000000000000")]
+struct Token {
+    #[secret(whole)]
+    token: SecretString,
+}
+
+/// `binary`.
+#[derive(Debug, FromSecret)]
+#[secret(name = "cert")]
+struct Cert {
+    #[secret(binary)]
+    der: Vec<u8>,
+}
+
+#[tokio::test]
+async fn strictly_linted_structs_load() {
+    let provider = Provider::builder()
+        .source(Source::Local)
+        .var(
+            "SECRETS_LOCAL_DEV_LAMBDA_JAY",
+            r#"{"DB_HOST":"h","DB_PORT":1,"api_url":"u","pool":{"size":1},"sampleRate":"5%","apiKey":"k"}"#,
+        )
+        .build();
+    let jay = Jay::fetch(&provider).await.expect("loads");
+    assert_eq!(jay.database.db_host, "h");
+    assert_eq!(jay.database.db_port, 1);
+    assert_eq!(jay.url, "u");
+    assert!(!jay.debug);
+    assert_eq!(
+        (jay.timeout_secs, jay.retries, jay.max_connections),
+        (30, 0, None)
+    );
+    assert_eq!((jay.pool.size, jay.sample_rate), (1, 5));
+    assert!(jay.started.is_none());
+    assert!(format!("{:?}", jay.api_key).contains("REDACTED"));
+    let provider = Provider::builder()
+        .source(Source::Local)
+        .var("SECRETS_LOCAL_TOKEN", "t")
+        .build();
+    assert!(
+        format!("{:?}", Token::fetch(&provider).await.expect("loads").token).contains("REDACTED")
+    );
+    let provider = Provider::builder()
+        .source(Source::Local)
+        .var("SECRETS_LOCAL_CERT", "t")
+        .build();
+    assert!(
+        Cert::fetch(&provider).await.is_err(),
+        "local secrets are strings, not binary"
+    );
+    let _: fn(&Cert) -> &Vec<u8> = |c| &c.der;
+}

@@ -1,0 +1,9 @@
+use secrets_runtime::FromSecret;
+
+#[derive(FromSecret)]
+#[secret(name = "app", rename_all = "Camel")]
+struct Config {
+    db_host: String,
+}
+
+fn main() {}
