@@ -46,7 +46,13 @@ cleanup() {
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
+  # Up to 5 s for a clean exit, then SIGKILL: a stuck peer must not hang CI.
   for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
   if [ "$status" -ne 0 ]; then
@@ -95,7 +101,11 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_LAMBDA_FUNCTION_NAME
-unset SECRETS_SOURCE SECRETS_LOCAL_PATH PARAMETERS_SECRETS_EXTENSION_HTTP_PORT STAGE
+unset AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_STS AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+unset SECRETS_SOURCE SECRETS_LOCAL_PATH SECRETS_EXTENSION_DEADLINE_MILLIS SECRETS_MANAGER_TIMEOUT_MILLIS
+unset PARAMETERS_SECRETS_EXTENSION_HTTP_PORT STAGE
+# Leftover local secrets would shadow the tests' own.
+while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep '^SECRETS_LOCAL_' || true)
 AWS_TOKEN="$("$venv/bin/python" -c 'import secrets; print(secrets.token_hex(16))')"
 export AWS_TOKEN
 

@@ -305,6 +305,12 @@ async fn whole_reads_a_plain_text_secret() {
     assert_eq!(a.label, "");
     assert_no_canary(&format!("{a:?}"), &["CANARY"]);
 
+    // A plain-text secret that starts like JSON is still plain text to a `whole` field.
+    let a = ApiKey::fetch(&local("api-key", "{CANARY-not-json"))
+        .await
+        .expect("loads");
+    assert_eq!(a.key.expose_secret(), "{CANARY-not-json");
+
     #[derive(Debug, FromSecret)]
     #[secret(name = "port-only")]
     struct Port {

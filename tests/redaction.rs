@@ -149,3 +149,18 @@ async fn no_canary_in_debug_display_errors_or_logs() {
     );
     assert_no_canary(&logs, &[CANARY]);
 }
+
+#[test]
+fn provider_debug_shows_no_token_and_no_local_values() {
+    let builder = Provider::builder()
+        .extension_token("CANARY-token")
+        .var("SECRETS_LOCAL_APP", r#"{"password":"CANARY-local"}"#);
+    let builder_debug = format!("{builder:?}");
+    assert!(
+        builder_debug.contains("SECRETS_LOCAL_APP"),
+        "names are shown: {builder_debug}"
+    );
+    assert_no_canary(&builder_debug, &[CANARY]);
+    let provider_debug = format!("{:?}", builder.build());
+    assert_no_canary(&provider_debug, &[CANARY]);
+}

@@ -13,6 +13,8 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwapOption, Guard};
+use std::panic::AssertUnwindSafe;
+
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
@@ -29,6 +31,12 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 type SharedFetch<T> = Shared<BoxFuture<'static, Result<Arc<Entry<T>>, Error>>>;
 
+/// The running fetch, numbered so that its task clears the slot only if it still holds it.
+struct InFlight<T> {
+    number: u64,
+    fetch: SharedFetch<T>,
+}
+
 /// One decoded value and what is known about it.
 struct Entry<T> {
     value: T,
@@ -43,7 +51,9 @@ struct Entry<T> {
 #[doc(hidden)]
 pub struct Cache<T> {
     current: ArcSwapOption<Entry<T>>,
-    in_flight: Mutex<Option<SharedFetch<T>>>,
+    in_flight: Mutex<Option<InFlight<T>>>,
+    /// Numbers the fetches, for [`InFlight`].
+    fetches: AtomicU64,
     refresh_spawned: AtomicBool,
     /// Nanoseconds after [`EPOCH`] before which no refresh is tried (after a failure).
     retry_at: AtomicU64,
@@ -57,6 +67,7 @@ impl<T> Cache<T> {
         Self {
             current: ArcSwapOption::const_empty(),
             in_flight: Mutex::new(None),
+            fetches: AtomicU64::new(0),
             refresh_spawned: AtomicBool::new(false),
             retry_at: AtomicU64::new(0),
             provider: Mutex::new(None),
@@ -134,29 +145,78 @@ impl<T: FromSecret> Cache<T> {
         if self.refresh_spawned.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Built outside the task, so that it resets the flag even if the task is dropped
+        // before it first runs (its runtime shuts down), is cancelled, or panics.
+        let reset = ResetOnDrop(&self.refresh_spawned);
         runtime.spawn(async move {
-            // Errors are logged by `refresh`; the last good value keeps serving.
+            let _reset = reset;
+            // Errors are logged by the fetch; the last good value keeps serving.
             let _ = self.refresh().await;
-            self.refresh_spawned.store(false, Ordering::Release);
         });
     }
 
-    /// Joins the running fetch, or starts one.
+    /// Joins the running fetch, or starts one unless the current value has become fresh
+    /// meanwhile (a fetch that completed between the caller's check and now).
+    ///
+    /// The fetch runs in its own task: it completes even if every caller gives up on it, and a
+    /// panic in it (say in a user's `FromStr`) becomes an error instead of poisoning the slot.
     async fn refresh(&'static self) -> Result<Arc<Entry<T>>, Error> {
-        let fetch = {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Config(format!(
+                "loading `{}` needs a tokio runtime",
+                std::any::type_name::<T>()
+            ))
+        })?;
+        let (fetch, start) = {
             let mut slot = lock(&self.in_flight);
             match &*slot {
-                Some(fetch) => fetch.clone(),
+                Some(running) => (running.fetch.clone(), None),
                 None => {
-                    let fetch = self.fetch_and_store().boxed().shared();
-                    *slot = Some(fetch.clone());
-                    fetch
+                    if let Some(entry) = self.current.load_full() {
+                        if !self.refresh_due(&entry, Instant::now()) {
+                            return Ok(entry);
+                        }
+                    }
+                    let number = self.fetches.fetch_add(1, Ordering::Relaxed);
+                    let (sender, receiver) = tokio::sync::oneshot::channel();
+                    let fetch = async move {
+                        receiver
+                            .await
+                            .unwrap_or_else(|_| Err(aborted::<T>("its runtime shut down")))
+                    }
+                    .boxed()
+                    .shared();
+                    *slot = Some(InFlight {
+                        number,
+                        fetch: fetch.clone(),
+                    });
+                    (fetch, Some((number, sender)))
                 }
             }
         };
+        if let Some((number, sender)) = start {
+            // Built before the task, so that the slot is cleared however the task ends,
+            // even if it never runs.
+            let clear = ClearOnDrop {
+                slot: &self.in_flight,
+                number,
+            };
+            runtime.spawn(async move {
+                let result = AssertUnwindSafe(self.fetch_and_store())
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(aborted::<T>("it panicked (see the panic message above)"))
+                    });
+                // Callers arriving from now on start a new fetch rather than get this result.
+                drop(clear);
+                let _ = sender.send(result);
+            });
+        }
         fetch.await
     }
 
+    /// One fetch: stores a good value, or schedules the next try after an error.
     async fn fetch_and_store(&'static self) -> Result<Arc<Entry<T>>, Error> {
         let result = self.fetch_entry().await;
         match &result {
@@ -176,8 +236,6 @@ impl<T: FromSecret> Cache<T> {
                 );
             }
         }
-        // This fetch is the one in the slot: later callers must start a new one.
-        *lock(&self.in_flight) = None;
         result
     }
 
@@ -211,9 +269,44 @@ pub(crate) async fn fetch_value<T: FromSecret>(
     };
     let payload = provider.fetch(&request).await?;
     let (via, version_id) = (payload.via, payload.version_id.clone());
-    let document = Document::parse(&request.name, payload)?;
+    let document = Document::new(&request.name, payload);
     let value = fields::decode::<T>(&document)?;
     Ok((value, request, via, version_id))
+}
+
+/// The error for a fetch that did not complete.
+fn aborted<T>(how: &str) -> Error {
+    Error::Aborted(format!(
+        "loading `{}` did not complete: {how}",
+        std::any::type_name::<T>()
+    ))
+}
+
+/// Empties the in-flight slot when dropped, if it still holds fetch `number`.
+struct ClearOnDrop<'a, T> {
+    slot: &'a Mutex<Option<InFlight<T>>>,
+    number: u64,
+}
+
+impl<T> Drop for ClearOnDrop<'_, T> {
+    fn drop(&mut self) {
+        let mut slot = lock(self.slot);
+        if slot
+            .as_ref()
+            .is_some_and(|running| running.number == self.number)
+        {
+            *slot = None;
+        }
+    }
+}
+
+/// Resets a flag when dropped.
+struct ResetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ResetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 fn nanos_since_epoch(at: Instant) -> u64 {

@@ -117,24 +117,77 @@ fn with_text<T>(
     }
 }
 
-/// A parser's message, unless it repeats the input (which would leak the value).
+/// A parser's message, unless it might repeat the input (which would leak the value): the
+/// message is withheld when it contains the input, or any four consecutive characters of it,
+/// ignoring case (parsers quote, escape, trim and truncate what they reject).
 fn reason_without_value(text: &str, reason: &impl Display) -> ValueError {
     let reason = reason.to_string();
-    if !text.is_empty() && reason.contains(text) {
-        ValueError::invalid("the parser's message is withheld because it repeats the value")
+    if might_repeat(text, &reason) {
+        ValueError::invalid("the parser's message is withheld because it may repeat the value")
     } else {
         ValueError::invalid(reason)
     }
 }
 
-/// Parses with [`FromStr`], keeping the parser's message unless it repeats the input.
+fn might_repeat(text: &str, message: &str) -> bool {
+    const WINDOW: usize = 4;
+    let text: Vec<char> = text.trim().to_lowercase().chars().collect();
+    let message = message.to_lowercase();
+    if text.is_empty() {
+        return false;
+    }
+    if text.len() <= WINDOW {
+        return message.contains(&text.iter().collect::<String>());
+    }
+    text.windows(WINDOW)
+        .any(|window| message.contains(&window.iter().collect::<String>()))
+}
+
+/// Whether `T` is a std type whose parse errors are fixed texts that never repeat the input.
+fn has_value_free_errors<T: 'static>() -> bool {
+    use std::any::TypeId;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+    let std_types = [
+        TypeId::of::<u8>(),
+        TypeId::of::<u16>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<u64>(),
+        TypeId::of::<u128>(),
+        TypeId::of::<usize>(),
+        TypeId::of::<i8>(),
+        TypeId::of::<i16>(),
+        TypeId::of::<i32>(),
+        TypeId::of::<i64>(),
+        TypeId::of::<i128>(),
+        TypeId::of::<isize>(),
+        TypeId::of::<f32>(),
+        TypeId::of::<f64>(),
+        TypeId::of::<bool>(),
+        TypeId::of::<char>(),
+        TypeId::of::<IpAddr>(),
+        TypeId::of::<Ipv4Addr>(),
+        TypeId::of::<Ipv6Addr>(),
+        TypeId::of::<SocketAddr>(),
+        TypeId::of::<SocketAddrV4>(),
+        TypeId::of::<SocketAddrV6>(),
+    ];
+    std_types.contains(&TypeId::of::<T>())
+}
+
+/// Parses with [`FromStr`]. The messages of std types are kept; other parsers' messages are
+/// kept only when they cannot repeat the input.
 fn parse_from_str<T>(text: &str) -> Result<T, ValueError>
 where
-    T: FromStr,
+    T: FromStr + 'static,
     T::Err: Display,
 {
-    text.parse::<T>()
-        .map_err(|err| reason_without_value(text, &err))
+    text.parse::<T>().map_err(|err| {
+        if has_value_free_errors::<T>() {
+            ValueError::invalid(err.to_string())
+        } else {
+            reason_without_value(text, &err)
+        }
+    })
 }
 
 /// `#[secret(with = f)]`: `f(text)` on the text form of the value.
@@ -268,7 +321,7 @@ pub trait ViaFromStr {
 
 impl<T> ViaFromStr for &Decoder<T>
 where
-    T: FromStr,
+    T: FromStr + 'static,
     T::Err: Display,
 {
     type Output = T;
@@ -315,7 +368,7 @@ mod tests {
     use secrecy::ExposeSecret;
     use serde_json::json;
 
-    fn via_from_str<T: FromStr>(v: Value) -> Result<T, ValueError>
+    fn via_from_str<T: FromStr + 'static>(v: Value) -> Result<T, ValueError>
     where
         T::Err: Display,
     {
@@ -357,6 +410,19 @@ mod tests {
         }
         let err = via_from_str::<Echo>(json!("CANARY-echo")).unwrap_err();
         assert!(!format!("{err:?}").contains("CANARY"), "{err:?}");
+        // Partial, quoted, escaped and case-changed echoes are caught too.
+        for message in [
+            "bad unit \"ary-e\"",
+            "CANARY\\-ECHO",
+            "canary-echo trimmed",
+            "got 'ECHO'",
+        ] {
+            assert!(might_repeat("CANARY-echo", message), "{message}");
+        }
+        assert!(!might_repeat(
+            "CANARY-echo",
+            "invalid digit found in string"
+        ));
         let err = decode_with(&json!("CANARY-with"), |s: &str| {
             Err::<u8, _>(format!("no {s}"))
         })

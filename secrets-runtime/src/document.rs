@@ -1,5 +1,7 @@
 //! A secret's value as a source returns it, and its parsed form ready for decoding.
 
+use std::sync::OnceLock;
+
 use secrecy::zeroize::Zeroizing;
 use serde_json::{Map, Value};
 
@@ -36,79 +38,76 @@ impl std::fmt::Debug for SecretPayload {
     }
 }
 
-/// A secret parsed for decoding into a struct. Generated code reads it through
-/// [`Document::fields`].
+/// A secret ready for decoding into a struct. Generated code reads it through
+/// [`Document::fields`](crate::__private::Document::fields).
+///
+/// The JSON object is parsed on first use, so a plain-text secret that happens to start with
+/// `{` loads fine into a `whole` field.
 #[doc(hidden)]
 pub struct Document {
     pub(crate) secret: String,
     pub(crate) value: RawValue,
-    pub(crate) body: Body,
+    object: OnceLock<Result<Map<String, Value>, Error>>,
 }
 
 impl std::fmt::Debug for Document {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut out = f.debug_struct("Document");
-        out.field("secret", &self.secret);
-        match &self.body {
-            Body::Object(map) => out.field("keys", &map.keys().collect::<Vec<_>>()),
-            body => out.field("shape", &body.describe()),
+        let kind = match self.value {
+            RawValue::String(_) => "string",
+            RawValue::Binary(_) => "binary",
         };
-        out.finish_non_exhaustive()
-    }
-}
-
-/// The parsed shape of a secret's value.
-pub(crate) enum Body {
-    /// A JSON object: fields read its keys.
-    Object(Map<String, Value>),
-    /// Valid JSON that is not an object (an array).
-    OtherJson(&'static str),
-    /// A string that is not JSON.
-    Text,
-    /// A `SecretBinary` value.
-    Binary,
-}
-
-impl Body {
-    pub(crate) fn describe(&self) -> &'static str {
-        match self {
-            Body::Object(_) => "a JSON object",
-            Body::OtherJson(kind) => kind,
-            Body::Text => "plain text",
-            Body::Binary => "binary data",
-        }
+        f.debug_struct("Document")
+            .field("secret", &self.secret)
+            .field("value", &format_args!("[REDACTED {kind}]"))
+            .finish_non_exhaustive()
     }
 }
 
 impl Document {
-    /// Parses a payload. A string that starts with `{` or `[` must be valid JSON; any other
-    /// string is plain text.
-    pub(crate) fn parse(secret: &str, payload: SecretPayload) -> Result<Self, Error> {
-        let body = match &payload.value {
-            RawValue::Binary(_) => Body::Binary,
-            RawValue::String(text) => {
-                if text.trim_start().starts_with(['{', '[']) {
-                    match serde_json::from_str::<Value>(text) {
-                        Ok(Value::Object(map)) => Body::Object(map),
-                        Ok(_) => Body::OtherJson("a JSON array"),
-                        Err(err) => return Err(invalid_json(secret, &err)),
-                    }
-                } else {
-                    Body::Text
-                }
-            }
-        };
-        Ok(Self {
+    pub(crate) fn new(secret: &str, payload: SecretPayload) -> Self {
+        Self {
             secret: secret.to_owned(),
             value: payload.value,
-            body,
-        })
+            object: OnceLock::new(),
+        }
     }
 
     /// The resolved name of the secret this document came from.
     #[must_use]
     pub fn secret(&self) -> &str {
         &self.secret
+    }
+
+    /// The secret's JSON object, parsed on first use.
+    ///
+    /// # Errors
+    /// [`Error::InvalidJson`] for a value that starts like JSON but does not parse,
+    /// [`Error::WrongShape`] for plain text, binary data or a JSON array.
+    pub(crate) fn object(&self) -> Result<&Map<String, Value>, Error> {
+        self.object
+            .get_or_init(|| self.parse_object())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn parse_object(&self) -> Result<Map<String, Value>, Error> {
+        let wrong_shape = |found| Error::WrongShape {
+            secret: self.secret.clone(),
+            expected: "a JSON object of keys",
+            found,
+        };
+        let text = match &self.value {
+            RawValue::Binary(_) => return Err(wrong_shape("binary data")),
+            RawValue::String(text) => text,
+        };
+        if !text.trim_start().starts_with(['{', '[']) {
+            return Err(wrong_shape("plain text"));
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(wrong_shape("a JSON array")),
+            Err(err) => Err(invalid_json(&self.secret, &err)),
+        }
     }
 }
 
@@ -142,30 +141,28 @@ mod tests {
 
     #[test]
     fn objects_text_and_arrays() {
-        assert!(matches!(
-            Document::parse("s", payload(r#"{"a":"1"}"#)).unwrap().body,
-            Body::Object(_)
-        ));
-        assert!(matches!(
-            Document::parse("s", payload("hunter2")).unwrap().body,
-            Body::Text
-        ));
-        assert!(matches!(
-            Document::parse("s", payload("[1]")).unwrap().body,
-            Body::OtherJson(_)
-        ));
+        assert!(Document::new("s", payload(r#"{"a":"1"}"#)).object().is_ok());
+        for (text, found) in [("hunter2", "plain text"), ("[1]", "a JSON array")] {
+            let err = Document::new("s", payload(text)).object().unwrap_err();
+            assert!(
+                matches!(err, Error::WrongShape { found: f, .. } if f == found),
+                "{text}"
+            );
+        }
     }
 
     #[test]
     fn bad_json_reports_position_not_content() {
         let canary = "CANARY-bad-json-value";
-        let err = Document::parse("s", payload(&format!(r#"{{"a": "{canary}" "#))).unwrap_err();
+        let document = Document::new("s", payload(&format!(r#"{{"a": "{canary}" "#)));
+        let err = document.object().unwrap_err();
         let Error::InvalidJson { line, column, .. } = &err else {
             panic!("{err:?}")
         };
         assert_eq!((*line, *column), (1, 30));
         assert!(!err.to_string().contains(canary));
         assert!(!format!("{err:?}").contains(canary));
+        assert!(!format!("{document:?}").contains(canary));
     }
 
     #[test]

@@ -171,6 +171,11 @@ pub enum Error {
     #[error("secrets configuration: {0}")]
     Config(String),
 
+    /// A load did not complete: it panicked, or its tokio runtime shut down under it. The next
+    /// load tries again.
+    #[error("{0}")]
+    Aborted(String),
+
     /// Reading a local secret file failed.
     #[error("could not read local secrets from `{path}`: {reason}")]
     Local {
@@ -199,6 +204,7 @@ impl Error {
                 | Error::NotReady { .. }
                 | Error::Unreachable { .. }
                 | Error::Service { .. }
+                | Error::Aborted(_)
         )
     }
 }

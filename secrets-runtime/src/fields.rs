@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::decode::ValueError;
-use crate::document::{Body, Document, RawValue};
+use crate::document::{Document, RawValue};
 use crate::error::{Error, FieldError, FieldProblem};
 
 impl Document {
@@ -35,10 +35,10 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// The JSON object that keyed fields read, or `None` after recording why there is none.
     fn object(&mut self) -> Option<&'a Map<String, Value>> {
-        match &self.document.body {
-            Body::Object(object) => Some(object),
-            other => {
-                self.wrong_shape("a JSON object of keys", other.describe());
+        match self.document.object() {
+            Ok(object) => Some(object),
+            Err(err) => {
+                self.shape.get_or_insert(err);
                 None
             }
         }

@@ -43,6 +43,7 @@ impl std::fmt::Debug for Provider {
             .field("extension_port", &self.extension.port())
             .field("extension_deadline", &self.extension.deadline())
             .field("local_path", &self.local.path)
+            .field("vars", &self.vars)
             .finish_non_exhaustive()
     }
 }
@@ -156,9 +157,14 @@ impl Provider {
             Duration::ZERO
         };
         match self.extension.fetch(request, &self.vars, deadline).await {
-            Err(err @ (Error::Unreachable { .. } | Error::NotReady { .. }))
-                if cfg!(feature = "sdk") =>
-            {
+            // The extension is absent, starting, overloaded or failing: the SDK may still work.
+            // Not-found, access denied and decoding errors would be the same through the SDK.
+            Err(
+                err @ (Error::Unreachable { .. }
+                | Error::NotReady { .. }
+                | Error::Throttled { .. }
+                | Error::Service { .. }),
+            ) if cfg!(feature = "sdk") => {
                 tracing::warn!(
                     secret = %request.name,
                     error = %err,
@@ -197,7 +203,7 @@ impl Provider {
 ///     .build();
 /// # let _ = provider;
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use]
 pub struct ProviderBuilder {
     source: Source,
@@ -206,6 +212,18 @@ pub struct ProviderBuilder {
     local_path: Option<PathBuf>,
     #[cfg(feature = "sdk")]
     sdk_client: Option<aws_sdk_secretsmanager::Client>,
+}
+
+/// Variable names only, and no token: their values may be secrets.
+impl std::fmt::Debug for ProviderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderBuilder")
+            .field("source", &self.source)
+            .field("vars", &self.vars)
+            .field("extension", &self.extension)
+            .field("local_path", &self.local_path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProviderBuilder {

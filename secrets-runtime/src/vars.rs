@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 /// Variables read by a [`Provider`](crate::Provider): explicit values first, then (unless
 /// isolated) the process environment, which is what `Vars::default()` gives.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Vars {
     overrides: HashMap<String, String>,
     isolated: bool,
@@ -34,10 +34,20 @@ impl Vars {
         }
     }
 
-    /// The first of `names` that is set and not empty.
-    pub(crate) fn first_of(&self, names: &[&str]) -> Option<String> {
-        names
-            .iter()
-            .find_map(|name| self.get(name).filter(|v| !v.is_empty()))
+    /// The first of `names` that is set, even if empty (as the agent reads its token).
+    pub(crate) fn first_set(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|name| self.get(name))
+    }
+}
+
+/// Names only: values may be secrets (`SECRETS_LOCAL_*`, tokens).
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.overrides.keys().collect();
+        names.sort();
+        f.debug_struct("Vars")
+            .field("set", &names)
+            .field("isolated", &self.isolated)
+            .finish()
     }
 }

@@ -44,12 +44,24 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Settings of the extension source.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ExtensionConfig {
     pub(crate) port: u16,
     pub(crate) token: Option<String>,
     pub(crate) request_timeout: Duration,
     pub(crate) deadline: Duration,
+}
+
+/// The token is never printed.
+impl std::fmt::Debug for ExtensionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtensionConfig")
+            .field("port", &self.port)
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("request_timeout", &self.request_timeout)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
 }
 
 impl Default for ExtensionConfig {
@@ -119,20 +131,16 @@ impl ExtensionSource {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let remaining = deadline.saturating_sub(started.elapsed());
-            let budget = if deadline.is_zero() {
-                self.config.request_timeout
-            } else {
-                self.config.request_timeout.min(remaining)
-            };
+            // A started request gets its full timeout; the deadline decides whether to retry.
+            let timeout = self.config.request_timeout;
             let attempt = match tokio::time::timeout(
-                budget,
+                timeout,
                 self.attempt(&uri, token.as_ref(), &request.name),
             )
             .await
             {
                 Ok(attempt) => attempt,
-                Err(_) => Attempt::Retry(Retry::Transport(format!("no answer within {budget:?}"))),
+                Err(_) => Attempt::Retry(Retry::Transport(format!("no answer within {timeout:?}"))),
             };
             let retry = match attempt {
                 Attempt::Done(result) => return result,
@@ -177,23 +185,29 @@ impl ExtensionSource {
             .config
             .token
             .clone()
-            .or_else(|| vars.first_of(&TOKEN_VARS))
+            .or_else(|| vars.first_set(&TOKEN_VARS))
         else {
             return Ok(None);
         };
         let raw = Zeroizing::new(raw);
         let token = match raw.strip_prefix("file://") {
-            Some(path) => Zeroizing::new(
-                tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|err| {
-                        Error::Config(format!(
+            Some(path) => {
+                let read = tokio::fs::read_to_string(path);
+                let text = match tokio::time::timeout(self.config.request_timeout, read).await {
+                    Ok(Ok(text)) => Zeroizing::new(text),
+                    Ok(Err(err)) => {
+                        return Err(Error::Config(format!(
                             "could not read the extension token file `{path}`: {err}"
-                        ))
-                    })?
-                    .trim()
-                    .to_owned(),
-            ),
+                        )));
+                    }
+                    Err(_) => {
+                        return Err(Error::Config(format!(
+                            "reading the extension token file `{path}` timed out"
+                        )));
+                    }
+                };
+                Zeroizing::new(text.trim().to_owned())
+            }
             None => raw,
         };
         let mut value = HeaderValue::from_str(&token).map_err(|_| {
@@ -225,6 +239,13 @@ impl ExtensionSource {
         let status = response.status();
         let body = match Limited::new(response.into_body(), MAX_BODY).collect().await {
             Ok(body) => Zeroizing::new(body.to_bytes().to_vec()),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                return Attempt::Done(Err(Error::InvalidResponse {
+                    secret: secret.to_owned(),
+                    via: SourceKind::Extension,
+                    reason: format!("the body is larger than {MAX_BODY} bytes"),
+                }));
+            }
             Err(err) => {
                 return Attempt::Retry(Retry::Transport(format!(
                     "reading the response failed: {err}"
@@ -256,6 +277,10 @@ impl ExtensionSource {
                 "InternalServiceError" | "InternalFailure" | "ServiceUnavailable" => {
                     Attempt::Retry(Retry::Server { code, message })
                 }
+                // Others (the agent's `ConnectionError` 502, `TimeoutError` 504, ...): the
+                // status says whether trying again can help.
+                _ if status == StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(Retry::Throttled),
+                _ if status.is_server_error() => Attempt::Retry(Retry::Server { code, message }),
                 _ => Attempt::Done(Err(Error::Service {
                     secret,
                     via,
@@ -447,6 +472,11 @@ mod tests {
         assert!(matches!(
             source().classify_failure(StatusCode::FORBIDDEN, b"Bad Token", "s"),
             Attempt::Done(Err(Error::BadToken { .. }))
+        ));
+        let gateway = br#"{"__type":"ConnectionError","message":"upstream unreachable"}"#;
+        assert!(matches!(
+            source().classify_failure(StatusCode::BAD_GATEWAY, gateway, "s"),
+            Attempt::Retry(Retry::Server { .. })
         ));
     }
 

@@ -14,6 +14,9 @@ use super::{SecretRequest, SourceKind};
 use crate::Error;
 use crate::document::{RawValue, SecretPayload};
 
+/// The longest a `GetSecretValue` may take, retries included.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// One SDK client per provider, built on first use.
 #[derive(Debug, Default)]
 pub(crate) struct SdkSource {
@@ -33,7 +36,7 @@ impl SdkSource {
                 let timeouts = TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(3))
                     .operation_attempt_timeout(Duration::from_secs(5))
-                    .operation_timeout(Duration::from_secs(15))
+                    .operation_timeout(OPERATION_TIMEOUT)
                     .build();
                 let config = aws_config::defaults(BehaviorVersion::latest())
                     .timeout_config(timeouts)
@@ -46,16 +49,30 @@ impl SdkSource {
 
     pub(crate) async fn fetch(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
         let started = Instant::now();
-        let output = self
+        let send = self
             .client()
             .await
             .get_secret_value()
             .secret_id(&request.name)
             .set_version_stage(request.version_stage.map(str::to_owned))
             .set_version_id(request.version_id.map(str::to_owned))
-            .send()
+            .send();
+        // The SDK's own timeouts apply to clients this crate builds; this bound holds for
+        // clients passed in with `ProviderBuilder::sdk_client` too.
+        let output = match tokio::time::timeout(OPERATION_TIMEOUT + Duration::from_secs(1), send)
             .await
-            .map_err(|err| map_error(&request.name, err, started.elapsed()))?;
+        {
+            Ok(result) => result.map_err(|err| map_error(&request.name, err, started.elapsed()))?,
+            Err(_) => {
+                return Err(Error::Unreachable {
+                    secret: request.name.clone(),
+                    endpoint: "Secrets Manager through the AWS SDK".into(),
+                    waited: started.elapsed(),
+                    attempts: 1,
+                    reason: "no answer within the operation timeout".into(),
+                });
+            }
+        };
         let version_id = output.version_id().map(str::to_owned);
         let value = if let Some(text) = output.secret_string {
             RawValue::String(Zeroizing::new(text))
