@@ -217,3 +217,31 @@ async fn version_stage_reads_the_previous_version_after_a_rotation() {
         "old"
     );
 }
+
+#[tokio::test]
+async fn version_id_reads_that_exact_version() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}", version_id = "00000000-0000-4000-8000-000000000001")]
+    struct Pinned {
+        password: String,
+    }
+    let name = unique_name("test/sdk/version-id");
+    create_secret(&name, r#"{"password":"first"}"#).await;
+    secrets_tests::moto()
+        .await
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(r#"{"password":"pinned"}"#)
+        .client_request_token("00000000-0000-4000-8000-000000000001")
+        .send()
+        .await
+        .expect("a version with a known id");
+    put_secret(&name, r#"{"password":"latest"}"#).await;
+    assert_eq!(
+        Pinned::fetch(&sdk_with_name(&name))
+            .await
+            .expect("pinned")
+            .password,
+        "pinned"
+    );
+}

@@ -9,7 +9,6 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
-use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::error::FieldProblem;
@@ -74,6 +73,17 @@ impl ValueError {
         })
     }
 
+    /// This error, for element `index` of a list.
+    pub(crate) fn in_element(self, index: usize) -> Self {
+        match self.0 {
+            FieldProblem::Invalid { reason } => Self::invalid(format!("element {index}: {reason}")),
+            FieldProblem::WrongShape { found } => {
+                Self::invalid(format!("element {index} is {found}"))
+            }
+            other => Self(other),
+        }
+    }
+
     /// The JSON value is of a kind the type cannot take.
     #[must_use]
     pub fn wrong_shape(value: &Value) -> Self {
@@ -94,18 +104,8 @@ pub(crate) fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-impl SecretValue for SecretString {
-    fn from_secret_value(value: &Value) -> Result<Self, ValueError> {
-        with_text(value, Self::from_secret_str)
-    }
-
-    fn from_secret_str(text: &str) -> Result<Self, ValueError> {
-        Ok(SecretString::from(text))
-    }
-}
-
 /// Runs `f` on the text form of a scalar: the string itself, or a number or boolean printed.
-fn with_text<T>(
+pub(crate) fn with_text<T>(
     value: &Value,
     f: impl FnOnce(&str) -> Result<T, ValueError>,
 ) -> Result<T, ValueError> {
@@ -120,7 +120,7 @@ fn with_text<T>(
 /// A parser's message, unless it might repeat the input (which would leak the value): the
 /// message is withheld when it contains the input, or any four consecutive characters of it,
 /// ignoring case (parsers quote, escape, trim and truncate what they reject).
-fn reason_without_value(text: &str, reason: &impl Display) -> ValueError {
+pub(crate) fn reason_without_value(text: &str, reason: &impl Display) -> ValueError {
     let reason = reason.to_string();
     if might_repeat(text, &reason) {
         ValueError::invalid("the parser's message is withheld because it may repeat the value")
@@ -176,7 +176,7 @@ fn has_value_free_errors<T: 'static>() -> bool {
 
 /// Parses with [`FromStr`]. The messages of std types are kept; other parsers' messages are
 /// kept only when they cannot repeat the input.
-fn parse_from_str<T>(text: &str) -> Result<T, ValueError>
+pub(crate) fn parse_from_str<T>(text: &str) -> Result<T, ValueError>
 where
     T: FromStr + 'static,
     T::Err: Display,
@@ -365,7 +365,7 @@ impl<T> ViaFallback for Decoder<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
+    use secrecy::{ExposeSecret, SecretString};
     use serde_json::json;
 
     fn via_from_str<T: FromStr + 'static>(v: Value) -> Result<T, ValueError>

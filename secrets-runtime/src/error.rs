@@ -42,8 +42,9 @@ pub enum Error {
 
     /// The caller's identity may not read the secret.
     #[error(
-        "access to secret `{secret}` was denied (via {via}): {message}; the role needs \
-         `secretsmanager:GetSecretValue` on this secret"
+        "access to secret `{secret}` was denied (via {via}): {message}; allow it with this IAM \
+         policy statement on the function's role: {}",
+        policy_statement("secretsmanager:GetSecretValue", secret_resource(.secret))
     )]
     AccessDenied {
         /// The resolved secret name.
@@ -52,6 +53,32 @@ pub enum Error {
         via: SourceKind,
         /// The service's explanation (names the action and resource, never a value).
         message: String,
+    },
+
+    /// Secrets Manager could not decrypt the secret with its KMS key (`DecryptionFailure`).
+    #[error(
+        "secret `{secret}` could not be decrypted (via {via}): {message}; with a customer managed \
+         KMS key the role also needs: {}",
+        policy_statement("kms:Decrypt", "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID")
+    )]
+    Decryption {
+        /// The resolved secret name.
+        secret: String,
+        /// Where the failure came from.
+        via: SourceKind,
+        /// The service's explanation.
+        message: String,
+    },
+
+    /// One request took longer than its timeout, and no retry succeeded before the deadline.
+    #[error("reading secret `{secret}` timed out (via {via}): no answer within {after:?}")]
+    TimedOut {
+        /// The resolved secret name.
+        secret: String,
+        /// Which source did not answer.
+        via: SourceKind,
+        /// The per-request timeout.
+        after: Duration,
     },
 
     /// The extension or agent refused the request token (`X-Aws-Parameters-Secrets-Token`).
@@ -203,9 +230,57 @@ impl Error {
             Error::Throttled { .. }
                 | Error::NotReady { .. }
                 | Error::Unreachable { .. }
+                | Error::TimedOut { .. }
                 | Error::Service { .. }
                 | Error::Aborted(_)
         )
+    }
+}
+
+impl Error {
+    /// For [`Error::AccessDenied`] and [`Error::Decryption`]: the IAM policy statement that
+    /// would allow the read, as JSON.
+    ///
+    /// ```
+    /// use secrets_runtime::{Error, SourceKind};
+    /// let err = Error::AccessDenied {
+    ///     secret: "test/lambda/jay".into(),
+    ///     via: SourceKind::Sdk,
+    ///     message: "not authorized".into(),
+    /// };
+    /// assert_eq!(
+    ///     err.policy_statement().unwrap(),
+    ///     r#"{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:test/lambda/jay-*"}"#
+    /// );
+    /// ```
+    #[must_use]
+    pub fn policy_statement(&self) -> Option<String> {
+        match self {
+            Error::AccessDenied { secret, .. } => Some(policy_statement(
+                "secretsmanager:GetSecretValue",
+                secret_resource(secret),
+            )),
+            Error::Decryption { .. } => Some(policy_statement(
+                "kms:Decrypt",
+                "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID",
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// An IAM policy statement allowing `action` on `resource`.
+fn policy_statement(action: &str, resource: impl fmt::Display) -> String {
+    format!(r#"{{"Effect": "Allow", "Action": "{action}", "Resource": "{resource}"}}"#)
+}
+
+/// The resource ARN for a secret: itself if it is an ARN, else a pattern matching the name
+/// (Secrets Manager appends six random characters to a secret's ARN).
+fn secret_resource(secret: &str) -> String {
+    if secret.starts_with("arn:") {
+        secret.to_owned()
+    } else {
+        format!("arn:aws:secretsmanager:*:*:secret:{secret}-*")
     }
 }
 

@@ -41,6 +41,7 @@ mod jitter;
 mod provider;
 mod source;
 mod template;
+mod values;
 mod vars;
 
 use std::future::Future;

@@ -162,6 +162,7 @@ impl Provider {
             Err(
                 err @ (Error::Unreachable { .. }
                 | Error::NotReady { .. }
+                | Error::TimedOut { .. }
                 | Error::Throttled { .. }
                 | Error::Service { .. }),
             ) if cfg!(feature = "sdk") => {

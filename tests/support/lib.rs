@@ -24,6 +24,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
+mod fault;
+pub use fault::{Fault, FaultServer, Seen};
+
 /// The variable a peer is described by, or a loud failure naming the script to run.
 fn required_env(name: &str) -> String {
     match std::env::var(name) {

@@ -18,7 +18,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::zeroize::Zeroizing;
 use serde_json::Value;
 
-use super::{SecretRequest, SourceKind};
+use super::{ErrorCode, SecretRequest, SourceKind};
 use crate::Error;
 use crate::document::{RawValue, SecretPayload};
 use crate::jitter;
@@ -92,6 +92,7 @@ enum Retry {
     NotReady,
     Throttled,
     Server { code: String, message: String },
+    TimedOut,
     Transport(String),
 }
 
@@ -140,7 +141,7 @@ impl ExtensionSource {
             .await
             {
                 Ok(attempt) => attempt,
-                Err(_) => Attempt::Retry(Retry::Transport(format!("no answer within {timeout:?}"))),
+                Err(_) => Attempt::Retry(Retry::TimedOut),
             };
             let retry = match attempt {
                 Attempt::Done(result) => return result,
@@ -262,31 +263,18 @@ impl ExtensionSource {
         let secret = secret.to_owned();
         let via = SourceKind::Extension;
         if let Some((code, message)) = aws_error(body) {
-            return match code.as_str() {
-                "ResourceNotFoundException" => Attempt::Done(Err(Error::NotFound { secret, via })),
-                "AccessDeniedException" | "AccessDenied" => {
-                    Attempt::Done(Err(Error::AccessDenied {
-                        secret,
-                        via,
-                        message,
-                    }))
-                }
-                "ThrottlingException" | "TooManyRequestsException" => {
-                    Attempt::Retry(Retry::Throttled)
-                }
-                "InternalServiceError" | "InternalFailure" | "ServiceUnavailable" => {
-                    Attempt::Retry(Retry::Server { code, message })
-                }
+            return match ErrorCode::of(&code) {
+                ErrorCode::Throttled => Attempt::Retry(Retry::Throttled),
+                ErrorCode::ServerSide => Attempt::Retry(Retry::Server { code, message }),
                 // Others (the agent's `ConnectionError` 502, `TimeoutError` 504, ...): the
                 // status says whether trying again can help.
-                _ if status == StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(Retry::Throttled),
-                _ if status.is_server_error() => Attempt::Retry(Retry::Server { code, message }),
-                _ => Attempt::Done(Err(Error::Service {
-                    secret,
-                    via,
-                    code,
-                    message,
-                })),
+                ErrorCode::Other if status == StatusCode::TOO_MANY_REQUESTS => {
+                    Attempt::Retry(Retry::Throttled)
+                }
+                ErrorCode::Other if status.is_server_error() => {
+                    Attempt::Retry(Retry::Server { code, message })
+                }
+                kind => Attempt::Done(Err(kind.into_error(secret, via, code, message))),
             };
         }
         let text = String::from_utf8_lossy(body);
@@ -337,6 +325,11 @@ impl ExtensionSource {
                 code,
                 message,
             },
+            Retry::TimedOut => Error::TimedOut {
+                secret,
+                via,
+                after: self.config.request_timeout,
+            },
             Retry::Transport(reason) => Error::Unreachable {
                 secret,
                 endpoint: format!("the secrets extension at 127.0.0.1:{}", self.config.port),
@@ -354,6 +347,7 @@ impl Retry {
             Retry::NotReady => "not ready",
             Retry::Throttled => "throttled",
             Retry::Server { .. } => "server error",
+            Retry::TimedOut => "timed out",
             Retry::Transport(_) => "transport error",
         }
     }

@@ -83,3 +83,60 @@ pub(crate) struct SecretRequest {
     pub(crate) version_stage: Option<&'static str>,
     pub(crate) version_id: Option<&'static str>,
 }
+
+/// What an AWS error code (`__type` from the extension, the service code from the SDK) means
+/// for the caller. One table, so that both sources give the same [`Error`] variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorCode {
+    NotFound,
+    AccessDenied,
+    Decryption,
+    Throttled,
+    /// The service failed; trying again may help.
+    ServerSide,
+    /// Anything else: reported as [`Error::Service`].
+    Other,
+}
+
+impl ErrorCode {
+    pub(crate) fn of(code: &str) -> Self {
+        match code {
+            "ResourceNotFoundException" => Self::NotFound,
+            "AccessDeniedException" | "AccessDenied" => Self::AccessDenied,
+            "DecryptionFailure" => Self::Decryption,
+            "ThrottlingException" | "TooManyRequestsException" | "Throttling" => Self::Throttled,
+            "InternalServiceError" | "InternalFailure" | "ServiceUnavailable" => Self::ServerSide,
+            _ => Self::Other,
+        }
+    }
+
+    /// The error for a final (not retried) answer with this code.
+    pub(crate) fn into_error(
+        self,
+        secret: String,
+        via: SourceKind,
+        code: String,
+        message: String,
+    ) -> Error {
+        match self {
+            Self::NotFound => Error::NotFound { secret, via },
+            Self::AccessDenied => Error::AccessDenied {
+                secret,
+                via,
+                message,
+            },
+            Self::Decryption => Error::Decryption {
+                secret,
+                via,
+                message,
+            },
+            Self::Throttled => Error::Throttled { secret, via },
+            Self::ServerSide | Self::Other => Error::Service {
+                secret,
+                via,
+                code,
+                message,
+            },
+        }
+    }
+}

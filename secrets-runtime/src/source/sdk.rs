@@ -10,7 +10,7 @@ use aws_sdk_secretsmanager::error::SdkError;
 use secrecy::zeroize::Zeroizing;
 use tokio::sync::OnceCell;
 
-use super::{SecretRequest, SourceKind};
+use super::{ErrorCode, SecretRequest, SourceKind};
 use crate::Error;
 use crate::document::{RawValue, SecretPayload};
 
@@ -64,12 +64,10 @@ impl SdkSource {
         {
             Ok(result) => result.map_err(|err| map_error(&request.name, err, started.elapsed()))?,
             Err(_) => {
-                return Err(Error::Unreachable {
+                return Err(Error::TimedOut {
                     secret: request.name.clone(),
-                    endpoint: "Secrets Manager through the AWS SDK".into(),
-                    waited: started.elapsed(),
-                    attempts: 1,
-                    reason: "no answer within the operation timeout".into(),
+                    via: SourceKind::Sdk,
+                    after: started.elapsed(),
                 });
             }
         };
@@ -105,25 +103,14 @@ where
             let inner = service.err();
             let code = inner.code().unwrap_or("Unknown").to_owned();
             let message = inner.message().unwrap_or_default().to_owned();
-            match code.as_str() {
-                "ResourceNotFoundException" => Error::NotFound { secret, via },
-                "AccessDeniedException" => Error::AccessDenied {
-                    secret,
-                    via,
-                    message,
-                },
-                "ThrottlingException" | "TooManyRequestsException" => {
-                    Error::Throttled { secret, via }
-                }
-                _ => Error::Service {
-                    secret,
-                    via,
-                    code,
-                    message,
-                },
-            }
+            ErrorCode::of(&code).into_error(secret, via, code, message)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Error::Unreachable {
+        SdkError::TimeoutError(_) => Error::TimedOut {
+            secret,
+            via,
+            after: waited,
+        },
+        SdkError::DispatchFailure(_) => Error::Unreachable {
             secret,
             endpoint: "Secrets Manager through the AWS SDK".into(),
             waited,

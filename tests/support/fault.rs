@@ -1,0 +1,190 @@
+//! A small HTTP/1.1 server that plays the extension and misbehaves on purpose: the faults the
+//! real agent cannot produce on demand (not ready, throttled, failing, hanging, truncated,
+//! garbage). It records every request and counts connections, and keeps connections alive as
+//! the real extension does.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the server does with one request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answers with this status and body.
+    Respond(u16, String),
+    /// `400 not ready to serve traffic, please wait`, as the extension during its start.
+    NotReady,
+    /// Never answers (until the client gives up).
+    Hang,
+    /// Announces a longer body than it sends, then closes the connection.
+    Truncate,
+}
+
+impl Fault {
+    /// A `200` with a `GetSecretValue` body holding `secret_string`.
+    #[must_use]
+    pub fn secret(name: &str, secret_string: &str) -> Self {
+        let body = format!(
+            r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf","Name":{},"VersionId":"v1","SecretString":{},"VersionStages":["AWSCURRENT"],"CreatedDate":"1700000000"}}"#,
+            serde_json::Value::from(name),
+            serde_json::Value::from(secret_string)
+        );
+        Fault::Respond(200, body)
+    }
+
+    /// An AWS error body with this `__type`.
+    #[must_use]
+    pub fn aws(status: u16, kind: &str, message: &str) -> Self {
+        Fault::Respond(
+            status,
+            format!(
+                r#"{{"__type":"{kind}","message":{}}}"#,
+                serde_json::Value::from(message)
+            ),
+        )
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The request target: path and raw (still percent-encoded) query.
+    pub target: String,
+    /// The `X-Aws-Parameters-Secrets-Token` header, if any.
+    pub token: Option<String>,
+}
+
+struct State {
+    script: Vec<Fault>,
+    requests: Vec<Seen>,
+    connections: usize,
+}
+
+/// The fault-injecting server; stops when dropped.
+pub struct FaultServer {
+    port: u16,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultServer {
+    /// Serves the faults of `script` in order, one per request; the last one repeats.
+    pub async fn start(script: Vec<Fault>) -> Self {
+        assert!(!script.is_empty(), "a script needs at least one fault");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the fault server");
+        let port = listener.local_addr().expect("address").port();
+        let state = Arc::new(Mutex::new(State {
+            script,
+            requests: Vec::new(),
+            connections: 0,
+        }));
+        let shared = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                shared.lock().expect("state").connections += 1;
+                tokio::spawn(serve(stream, Arc::clone(&shared)));
+            }
+        });
+        Self { port, state, task }
+    }
+
+    /// The port on 127.0.0.1.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every request so far.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Seen> {
+        self.state.lock().expect("state").requests.clone()
+    }
+
+    /// How many TCP connections were accepted.
+    #[must_use]
+    pub fn connections(&self) -> usize {
+        self.state.lock().expect("state").connections
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
+    let mut buffer = Vec::new();
+    loop {
+        // Read one request head (GET requests have no body).
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        buffer.drain(..head_end);
+        let target = head
+            .lines()
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .unwrap_or_default()
+            .to_owned();
+        let token = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("x-aws-parameters-secrets-token")
+                .then(|| value.trim().to_owned())
+        });
+        let fault = {
+            let mut state = state.lock().expect("state");
+            state.requests.push(Seen { target, token });
+            let index = (state.requests.len() - 1).min(state.script.len() - 1);
+            state.script[index].clone()
+        };
+        let response = match fault {
+            Fault::Respond(status, body) => response(status, &body),
+            Fault::NotReady => response(400, "not ready to serve traffic, please wait"),
+            Fault::Hang => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return;
+            }
+            Fault::Truncate => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"SecretStr")
+                    .await;
+                return;
+            }
+        };
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn response(status: u16, body: &str) -> String {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
