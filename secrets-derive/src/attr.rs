@@ -15,6 +15,8 @@ const CONTAINER_ATTRS: &[&str] = &[
     "name",
     "name_env",
     "ttl",
+    "max_stale",
+    "refresh_window",
     "version_stage",
     "version_id",
     "rename_all",
@@ -45,6 +47,8 @@ pub(crate) struct Container {
     pub(crate) name: Option<LitStr>,
     pub(crate) name_env: Option<LitStr>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) max_stale: Option<Duration>,
+    pub(crate) refresh_window: Option<Duration>,
     pub(crate) version_stage: Option<LitStr>,
     pub(crate) version_id: Option<LitStr>,
     pub(crate) rename_all: Option<RenameRule>,
@@ -89,6 +93,14 @@ impl Container {
                     let lit: LitStr = meta.value()?.parse()?;
                     if let Some(ttl) = parse_ttl(cx, &lit) {
                         set_once(cx, &meta, &mut out.ttl, ttl);
+                    }
+                } else if meta.path.is_ident("max_stale") {
+                    if let Some(max_stale) = parse_duration(cx, &meta.value()?.parse()?, "max_stale") {
+                        set_once(cx, &meta, &mut out.max_stale, max_stale);
+                    }
+                } else if meta.path.is_ident("refresh_window") {
+                    if let Some(window) = parse_duration(cx, &meta.value()?.parse()?, "refresh_window") {
+                        set_once(cx, &meta, &mut out.refresh_window, window);
                     }
                 } else if meta.path.is_ident("version_stage") {
                     let lit = non_empty(cx, meta.value()?.parse()?, "version_stage");
@@ -295,6 +307,20 @@ pub(crate) fn is_var_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A humantime duration such as `"15m"` or `"0s"`.
+fn parse_duration(cx: &Ctxt, lit: &LitStr, what: &str) -> Option<Duration> {
+    match humantime::parse_duration(&lit.value()) {
+        Ok(duration) => Some(duration),
+        Err(err) => {
+            cx.error_spanned_by(
+                lit,
+                format!("invalid `{what}`: {err}; expected a duration such as \"15m\" or \"0s\""),
+            );
+            None
+        }
+    }
 }
 
 /// `ttl = "5m"`: a humantime duration, at least one second.

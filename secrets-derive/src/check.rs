@@ -146,10 +146,10 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
             );
         }
     }
-    if let Some(attr_default) = &a.default {
-        if let (Default::Literal(literal), None, None) = (&attr_default.value, &a.json, &a.with) {
-            check_literal(cx, field, literal);
-        }
+    if let Some(attr_default) = &a.default
+        && let (Default::Literal(literal), None, None) = (&attr_default.value, &a.json, &a.with)
+    {
+        check_literal(cx, field, literal);
     }
 }
 

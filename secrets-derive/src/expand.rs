@@ -14,6 +14,10 @@ use crate::ctxt::Ctxt;
 
 /// The TTL when the struct names none: the extension's default.
 const DEFAULT_TTL_MILLIS: u64 = 300_000;
+/// How long past expiry a value may serve while refreshes fail, when the struct names none.
+const DEFAULT_MAX_STALE_MILLIS: u64 = 3_600_000;
+/// Forced refreshes this close to a completed fetch reuse it, when the struct names no window.
+const DEFAULT_REFRESH_WINDOW_MILLIS: u64 = 1_000;
 
 /// The whole derive: the impl, or every error plus a placeholder impl.
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
@@ -57,9 +61,12 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
     let name_env = option_str(&private, attrs.name_env.as_ref());
     let version_stage = option_str(&private, attrs.version_stage.as_ref());
     let version_id = option_str(&private, attrs.version_id.as_ref());
-    let ttl_millis = attrs.ttl.map_or(DEFAULT_TTL_MILLIS, |ttl| {
-        u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
-    });
+    let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let ttl_millis = attrs.ttl.map_or(DEFAULT_TTL_MILLIS, millis);
+    let max_stale_millis = attrs.max_stale.map_or(DEFAULT_MAX_STALE_MILLIS, millis);
+    let refresh_window_millis = attrs
+        .refresh_window
+        .map_or(DEFAULT_REFRESH_WINDOW_MILLIS, millis);
     let locals: Vec<_> = (0..input.fields.len())
         .map(|i| format_ident!("__field{}", i))
         .collect();
@@ -75,6 +82,8 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
                 name: #name,
                 name_env: #name_env,
                 ttl: #private::Duration::from_millis(#ttl_millis),
+                max_stale: #private::Duration::from_millis(#max_stale_millis),
+                refresh_window: #private::Duration::from_millis(#refresh_window_millis),
                 version_stage: #version_stage,
                 version_id: #version_id,
             };
@@ -219,6 +228,8 @@ fn placeholder_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStre
                 name: "",
                 name_env: #private::None,
                 ttl: #private::Duration::from_secs(300),
+                max_stale: #private::Duration::from_secs(3600),
+                refresh_window: #private::Duration::from_secs(1),
                 version_stage: #private::None,
                 version_id: #private::None,
             };

@@ -223,10 +223,10 @@ pub fn decode_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, 
 /// kept: `at `pool.size`: invalid type, expected u32`.
 #[doc(hidden)]
 pub fn decode_json<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ValueError> {
-    if let Value::String(text) = value {
-        if text.trim_start().starts_with(['{', '[']) {
-            return decode_json_str(text);
-        }
+    if let Value::String(text) = value
+        && text.trim_start().starts_with(['{', '['])
+    {
+        return decode_json_str(text);
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();

@@ -39,6 +39,7 @@ mod error;
 mod fields;
 mod jitter;
 mod provider;
+mod snapshot;
 mod source;
 mod template;
 mod values;
@@ -47,7 +48,6 @@ mod vars;
 use std::future::Future;
 use std::sync::Arc;
 
-pub use cache::Snapshot;
 pub use decode::{SecretValue, ValueError};
 pub use error::{Error, FieldError, FieldProblem};
 pub use provider::{Provider, ProviderBuilder};
@@ -55,6 +55,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 /// Derives [`FromSecret`](trait@FromSecret) for a struct with named fields; see the README's
 /// attribute reference.
 pub use secrets_derive::FromSecret;
+pub use snapshot::{Snapshot, Stats};
 pub use source::{Source, SourceKind};
 
 /// A config struct loaded from one secret. Derive it with `#[derive(FromSecret)]`; the
@@ -133,17 +134,31 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
         Self::cache().try_get()
     }
 
+    /// Fetches now, bypassing the TTL: after a rotation made the database reject the cached
+    /// password. Concurrent calls share one fetch, and a call within the struct's
+    /// `refresh_window` (default 1 s) after a completed fetch returns that fetch's value
+    /// instead of fetching again. Through the extension it
+    /// asks for `refreshNow=true`, so that the extension's own cache is bypassed too.
+    ///
+    /// # Errors
+    /// Any [`Error`] of the fetch; the cache keeps its last good value.
+    fn refresh_now() -> impl Future<Output = Result<Snapshot<Self>, Error>> + Send {
+        Self::cache().refresh_now(None)
+    }
+
+    /// What this struct's cache has done: loads, hits, refreshes, failures, age and source.
+    #[must_use]
+    fn stats() -> Stats {
+        Self::cache().stats()
+    }
+
     /// Fetches and decodes a fresh value through `provider`, bypassing the cache (for tests,
     /// tools, and comparing stages).
     ///
     /// # Errors
     /// Any [`Error`] of the fetch or of decoding.
     fn fetch(provider: &Provider) -> impl Future<Output = Result<Self, Error>> + Send {
-        async move {
-            cache::fetch_value::<Self>(provider)
-                .await
-                .map(|(value, ..)| value)
-        }
+        cache::fetch_value::<Self>(provider)
     }
 }
 
@@ -172,6 +187,10 @@ pub mod __private {
         pub name_env: Option<&'static str>,
         /// How long a loaded value is fresh.
         pub ttl: Duration,
+        /// How long past its expiry a value may still be served while refreshes fail.
+        pub max_stale: Duration,
+        /// Forced refreshes within this long after a completed fetch reuse its value.
+        pub refresh_window: Duration,
         /// `versionStage` to ask for.
         pub version_stage: Option<&'static str>,
         /// `versionId` to ask for.

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use tracing::Instrument as _;
+
 use crate::document::SecretPayload;
 use crate::source::extension::{ExtensionConfig, ExtensionSource};
 use crate::source::local::{self, LocalSource};
@@ -120,31 +122,41 @@ impl Provider {
     }
 
     /// Fetches one secret from the configured source, with the fallback of auto mode.
+    ///
+    /// Runs in a `secret_fetch` span with the secret's name, the source that answered and the
+    /// latency; never the value.
     pub(crate) async fn fetch(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
+        let span = tracing::info_span!(
+            "secret_fetch",
+            secret = %request.name,
+            forced = request.refresh_now,
+            source = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
         let started = Instant::now();
-        let result = match self.source {
-            Source::Local => self.local.fetch(request, &self.vars).await,
-            Source::Extension => {
-                self.extension
-                    .fetch(request, &self.vars, self.extension.deadline())
-                    .await
+        let result = async {
+            match self.source {
+                Source::Local => self.local.fetch(request, &self.vars).await,
+                Source::Extension => {
+                    self.extension
+                        .fetch(request, &self.vars, self.extension.deadline())
+                        .await
+                }
+                Source::Sdk => self.fetch_sdk(request).await,
+                Source::Auto => self.fetch_auto(request).await,
             }
-            Source::Sdk => self.fetch_sdk(request).await,
-            Source::Auto => self.fetch_auto(request).await,
-        };
+        }
+        .instrument(span.clone())
+        .await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        span.record("latency_ms", latency_ms);
+        let _entered = span.enter();
         match &result {
-            Ok(payload) => tracing::debug!(
-                secret = %request.name,
-                source = %payload.via,
-                latency_ms = started.elapsed().as_secs_f64() * 1e3,
-                "fetched secret"
-            ),
-            Err(err) => tracing::debug!(
-                secret = %request.name,
-                latency_ms = started.elapsed().as_secs_f64() * 1e3,
-                error = %err,
-                "fetching secret failed"
-            ),
+            Ok(payload) => {
+                span.record("source", tracing::field::display(payload.via));
+                tracing::debug!(source = %payload.via, latency_ms, "fetched secret");
+            }
+            Err(err) => tracing::debug!(latency_ms, error = %err, "fetching secret failed"),
         }
         result
     }

@@ -20,6 +20,14 @@ pub enum Fault {
     Hang,
     /// Announces a longer body than it sends, then closes the connection.
     Truncate,
+    /// Closes the connection without answering (a keep-alive connection that the server
+    /// closes as a request arrives on it).
+    Close,
+    /// Waits, then does the inner fault.
+    Delay(Duration, Box<Fault>),
+    /// `400 unknown parameter: refreshNow` if the request asks for `refreshNow`, as an
+    /// extension that does not take it; otherwise the inner fault.
+    RejectRefreshNow(Box<Fault>),
 }
 
 impl Fault {
@@ -144,12 +152,34 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             name.eq_ignore_ascii_case("x-aws-parameters-secrets-token")
                 .then(|| value.trim().to_owned())
         });
-        let fault = {
+        let mut fault = {
             let mut state = state.lock().expect("state");
-            state.requests.push(Seen { target, token });
+            state.requests.push(Seen {
+                target: target.clone(),
+                token,
+            });
             let index = (state.requests.len() - 1).min(state.script.len() - 1);
             state.script[index].clone()
         };
+        loop {
+            match fault {
+                Fault::Delay(wait, inner) => {
+                    tokio::time::sleep(wait).await;
+                    fault = *inner;
+                }
+                Fault::RejectRefreshNow(inner) => {
+                    fault = if target.contains("refreshNow") {
+                        Fault::Respond(400, "unknown parameter: refreshNow".into())
+                    } else {
+                        *inner
+                    };
+                }
+                other => {
+                    fault = other;
+                    break;
+                }
+            }
+        }
         let response = match fault {
             Fault::Respond(status, body) => response(status, &body),
             Fault::NotReady => response(400, "not ready to serve traffic, please wait"),
@@ -157,6 +187,8 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 return;
             }
+            Fault::Close => return,
+            Fault::Delay(..) | Fault::RejectRefreshNow(_) => unreachable!("unwrapped above"),
             Fault::Truncate => {
                 let _ = stream
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"SecretStr")

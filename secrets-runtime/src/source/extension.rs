@@ -118,8 +118,37 @@ impl ExtensionSource {
     }
 
     /// Fetches one secret, retrying transient failures until `deadline` has passed since the
-    /// first attempt (`Duration::ZERO`: a single attempt).
+    /// first attempt (`Duration::ZERO`: a single attempt, plus one retry of a connection that
+    /// closed under the request).
+    ///
+    /// A forced refresh asks for `refreshNow=true`; an extension that rejects the parameter
+    /// (`400 unknown parameter`) is asked again without it.
     pub(crate) async fn fetch(
+        &self,
+        request: &SecretRequest,
+        vars: &Vars,
+        deadline: Duration,
+    ) -> Result<SecretPayload, Error> {
+        match self.fetch_with_retries(request, vars, deadline).await {
+            Err(Error::Service { message, .. })
+                if request.refresh_now && message.contains("refreshNow") =>
+            {
+                tracing::warn!(
+                    secret = %request.name,
+                    "the extension does not take refreshNow: its own cache may serve the old \
+                     value until its TTL (SECRETS_MANAGER_TTL) passes"
+                );
+                let plain = SecretRequest {
+                    refresh_now: false,
+                    ..request.clone()
+                };
+                self.fetch_with_retries(&plain, vars, deadline).await
+            }
+            result => result,
+        }
+    }
+
+    async fn fetch_with_retries(
         &self,
         request: &SecretRequest,
         vars: &Vars,
@@ -147,6 +176,12 @@ impl ExtensionSource {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(retry) => retry,
             };
+            // A kept-alive connection that the server closed as the request went out (the
+            // agent closes each connection 61 s after accepting it) gets one immediate retry.
+            if attempts == 1 && matches!(retry, Retry::Transport(_)) {
+                tracing::debug!(secret = %request.name, reason = retry.describe(), "retrying at once");
+                continue;
+            }
             let pause = jitter::add_up_to_half(backoff);
             if started.elapsed() + pause >= deadline {
                 return Err(self.give_up(request, retry, started.elapsed(), attempts));
@@ -175,6 +210,9 @@ impl ExtensionSource {
         if let Some(id) = request.version_id {
             uri.push_str("&versionId=");
             uri.extend(utf8_percent_encode(id, QUERY_VALUE));
+        }
+        if request.refresh_now {
+            uri.push_str("&refreshNow=true");
         }
         uri
     }
@@ -439,6 +477,7 @@ mod tests {
             name: "a&versionStage=AWSPREVIOUS/b+c=d@e?f#g h".into(),
             version_stage: Some("AWSCURRENT"),
             version_id: None,
+            refresh_now: false,
         };
         assert_eq!(
             source().uri(&request),

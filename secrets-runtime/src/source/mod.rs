@@ -82,6 +82,8 @@ pub(crate) struct SecretRequest {
     pub(crate) name: String,
     pub(crate) version_stage: Option<&'static str>,
     pub(crate) version_id: Option<&'static str>,
+    /// A forced refresh: ask the extension to bypass its own cache.
+    pub(crate) refresh_now: bool,
 }
 
 /// What an AWS error code (`__type` from the extension, the service code from the SDK) means

@@ -1,0 +1,137 @@
+//! What readers get: a [`Snapshot`] of the cached value, and [`Stats`] of a cache.
+
+use std::fmt;
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use crate::FromSecret;
+use crate::cache::{Cache, Entry};
+use crate::source::SourceKind;
+
+/// A consistent view of a cached config: every field comes from the same load.
+///
+/// It dereferences to the struct, costs two pointer copies, and is `Copy`, `Send` and
+/// `Sync`: keep it as long as you like (the value it points to is never freed).
+///
+/// ```
+/// # use secrets_runtime::{FromSecret, Provider, Snapshot, Source, SourceKind};
+/// #[derive(FromSecret)]
+/// #[secret(name = "dev/lambda/jay")]
+/// struct Jay {
+///     db_host: String,
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), secrets_runtime::Error> {
+/// # let provider = Provider::builder().source(Source::Local)
+/// #     .var("SECRETS_LOCAL_DEV_LAMBDA_JAY", r#"{"db_host":"localhost"}"#).build();
+/// # Jay::load_with(std::sync::Arc::new(provider)).await?;
+/// let jay = Jay::get();
+/// assert_eq!(jay.db_host, "localhost");
+/// assert_eq!(Snapshot::source(&jay), SourceKind::Local);
+/// assert!(!Snapshot::is_stale(&jay));
+/// # Ok(()) }
+/// ```
+pub struct Snapshot<T: 'static> {
+    cache: &'static Cache<T>,
+    entry: &'static Entry<T>,
+}
+
+impl<T> Clone for Snapshot<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Snapshot<T> {}
+
+impl<T: FromSecret> Snapshot<T> {
+    pub(crate) fn new(cache: &'static Cache<T>, entry: &'static Entry<T>) -> Self {
+        Self { cache, entry }
+    }
+
+    /// The value as a plain reference that lives for the rest of the process.
+    #[must_use]
+    pub fn into_ref(this: Self) -> &'static T {
+        &this.entry.value
+    }
+
+    /// How long ago this value was last confirmed by a fetch (zero-copy refreshes that find
+    /// the secret unchanged count as confirmations).
+    #[must_use]
+    pub fn age(this: &Self) -> Duration {
+        if this.cache.is_current(this.entry) {
+            this.cache.fetched_at().elapsed()
+        } else {
+            Duration::MAX
+        }
+    }
+
+    /// Whether this value's TTL has passed (a refresh is due or running), or a newer value
+    /// has replaced it.
+    #[must_use]
+    pub fn is_expired(this: &Self) -> bool {
+        !this.cache.is_current(this.entry) || Instant::now() >= this.cache.expires_at()
+    }
+
+    /// Whether this value is more than the struct's `max_stale` past its expiry: refreshes
+    /// have kept failing, and `load().await` now returns their error instead of this value.
+    #[must_use]
+    pub fn is_stale(this: &Self) -> bool {
+        !this.cache.is_current(this.entry)
+            || Instant::now() > this.cache.expires_at() + T::SPEC.max_stale
+    }
+
+    /// The source that served this value.
+    #[must_use]
+    pub fn source(this: &Self) -> SourceKind {
+        this.entry.via
+    }
+
+    /// The secret's `VersionId`, when the source reports one.
+    #[must_use]
+    pub fn version_id(this: &Self) -> Option<&'static str> {
+        this.entry.version_id.as_deref()
+    }
+}
+
+impl<T> Deref for Snapshot<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.entry.value
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// What one struct's cache has done, from [`FromSecret::stats`].
+///
+/// `get()` reads are not counted: counting them would make every read a shared atomic
+/// write, and reads are meant to cost what a constant costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Successful first loads (1 once loaded).
+    pub loads: u64,
+    /// Successful refreshes after expiry.
+    pub refreshes: u64,
+    /// Successful forced refreshes (`refresh_now`).
+    pub forced_refreshes: u64,
+    /// `load()` calls answered from the cache without a fetch.
+    pub hits: u64,
+    /// Failed fetches.
+    pub failures: u64,
+    /// Distinct secret versions decoded (each stays in memory: see the README).
+    pub versions: u64,
+    /// Time since the last successful fetch, once loaded.
+    pub age: Option<Duration>,
+    /// The source of the current value, once loaded.
+    pub source: Option<SourceKind>,
+    /// Whether the current value's TTL has passed.
+    pub expired: bool,
+}
