@@ -5,7 +5,8 @@
 # ~/.cache/secrets-rs-test): moto[server] 5.x in a Python virtual environment, and the AWS
 # Secrets Manager Agent (cargo install, ~10 minutes the first time). Starts moto and the agent
 # (pointed at moto) on free loopback ports, seeds the example secrets, runs
-# `cargo test --workspace --all-features`, then runs the quickstart against the agent.
+# `cargo test --workspace --all-features`, runs the benchmark once in criterion's test mode
+# (no timings), then runs the quickstart against the agent.
 # Stops exactly the processes it started (by pid) when it exits, even on failure.
 #
 # With arguments, runs them instead, with the peers up and the environment set:
@@ -147,6 +148,10 @@ fi
 
 log "cargo test --workspace --all-features"
 cargo test --workspace --all-features --no-fail-fast
+
+# The benchmark in its quick test mode (each benchmark once, no timings), so that it cannot rot.
+log "benchmark check: cargo test -p secrets-tests --bench compare"
+cargo test -p secrets-tests --bench compare
 
 log "quickstart through the agent with STAGE=prd"
 output="$(SECRETS_SOURCE=extension PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="$agent_port" STAGE=prd \

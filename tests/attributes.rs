@@ -9,19 +9,9 @@ use secrets_tests::assert_no_canary;
 
 /// A local provider whose secret `name` holds `value`.
 fn local(name: &str, value: &str) -> Provider {
-    let var: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
     Provider::builder()
         .source(Source::Local)
-        .var(format!("SECRETS_LOCAL_{var}"), value)
+        .var(secrets_runtime::local_secret_var(name), value)
         .build()
 }
 

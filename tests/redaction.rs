@@ -74,21 +74,6 @@ async fn exercise(seed: bool, provider_for: impl Fn(&str, &str) -> Provider) -> 
     outputs
 }
 
-/// The local source's variable for a secret name.
-fn local_var(name: &str) -> String {
-    let upper: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("SECRETS_LOCAL_{upper}")
-}
-
 #[tokio::test]
 async fn no_canary_in_debug_display_errors_or_logs() {
     let logs = Captured::default();
@@ -124,7 +109,7 @@ async fn no_canary_in_debug_display_errors_or_logs() {
             Provider::builder()
                 .source(Source::Local)
                 .var("NAME", name)
-                .var(local_var(name), value)
+                .var(secrets_runtime::local_secret_var(name), value)
                 .build()
         })
         .await,

@@ -75,6 +75,20 @@ pub(crate) struct Field {
     pub(crate) skip: Option<Span>,
 }
 
+impl Field {
+    /// Whether any attribute says how to read the field's value (all but `skip` and
+    /// `flatten`, which replace reading).
+    pub(crate) fn has_reading_attribute(&self) -> bool {
+        self.key.is_some()
+            || self.default.is_some()
+            || self.default_with.is_some()
+            || self.json.is_some()
+            || self.with.is_some()
+            || self.whole.is_some()
+            || self.binary.is_some()
+    }
+}
+
 impl Container {
     pub(crate) fn from_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Self {
         let mut out = Container::default();

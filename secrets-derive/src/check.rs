@@ -37,17 +37,7 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
     let error = |span: Span, message: &str| cx.syn_error(syn::Error::new(span, message));
 
     if let Some(skip) = a.skip {
-        let others = [
-            a.key.as_ref().map(|k| k.span()),
-            a.default.as_ref().map(|d| d.span),
-            a.default_with.as_ref().map(|d| d.span),
-            a.json,
-            a.with.as_ref().map(|w| w.span),
-            a.whole,
-            a.binary,
-            a.flatten,
-        ];
-        if others.iter().any(Option::is_some) {
+        if a.has_reading_attribute() || a.flatten.is_some() {
             error(
                 skip,
                 "`skip` takes no other attribute: a skipped field is not read from the secret and is `Default::default()`",
@@ -56,16 +46,7 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
         return;
     }
     if let Some(flatten) = a.flatten {
-        let others = [
-            a.key.as_ref().map(|k| k.span()),
-            a.default.as_ref().map(|d| d.span),
-            a.default_with.as_ref().map(|d| d.span),
-            a.json,
-            a.with.as_ref().map(|w| w.span),
-            a.whole,
-            a.binary,
-        ];
-        if others.iter().any(Option::is_some) {
+        if a.has_reading_attribute() {
             error(
                 flatten,
                 "`flatten` takes no other attribute: the nested struct's own attributes say how its fields are read",

@@ -56,6 +56,7 @@ pub use secrecy::{ExposeSecret, SecretString};
 /// attribute reference.
 pub use secrets_derive::FromSecret;
 pub use snapshot::{Snapshot, Stats};
+pub use source::local::local_secret_var;
 pub use source::{Source, SourceKind};
 
 /// A config struct loaded from one secret. Derive it with `#[derive(FromSecret)]`; the

@@ -55,8 +55,8 @@ impl<T: FromSecret> Snapshot<T> {
         &this.entry.value
     }
 
-    /// How long ago this value was last confirmed by a fetch (zero-copy refreshes that find
-    /// the secret unchanged count as confirmations).
+    /// How long ago this value was last confirmed by a fetch (refreshes that find the secret
+    /// unchanged count as confirmations); `Duration::MAX` once a newer value has replaced it.
     #[must_use]
     pub fn age(this: &Self) -> Duration {
         if this.cache.is_current(this.entry) {

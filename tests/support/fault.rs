@@ -1,7 +1,7 @@
-//! A small HTTP/1.1 server that plays the extension and misbehaves on purpose: the faults the
-//! real agent cannot produce on demand (not ready, throttled, failing, hanging, truncated,
-//! garbage). It records every request and counts connections, and keeps connections alive as
-//! the real extension does.
+//! A small HTTP/1.1 server that plays the extension (or Secrets Manager, for the SDK) and
+//! misbehaves on purpose: the faults the real agent and moto cannot produce on demand (not
+//! ready, throttled, denied, failing, hanging, truncated, garbage). It records every request
+//! and counts connections, and keeps connections alive as the real extension does.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -141,6 +141,23 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         };
         let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
         buffer.drain(..head_end);
+        // Skip a request body (the SDK POSTs JSON), so the next request parses cleanly.
+        let body_length = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        while buffer.len() < body_length {
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buffer.drain(..body_length);
         let target = head
             .lines()
             .next()

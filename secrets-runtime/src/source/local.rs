@@ -32,7 +32,7 @@ impl LocalSource {
         request: &SecretRequest,
         vars: &Vars,
     ) -> Result<SecretPayload, Error> {
-        let var = env_var_name(&request.name);
+        let var = local_secret_var(&request.name);
         if let Some(value) = vars.get(&var) {
             tracing::debug!(secret = %request.name, var = %var, "local secret from the environment");
             return Ok(payload(value));
@@ -104,8 +104,17 @@ impl LocalSource {
     }
 }
 
-/// `dev/lambda/jay` → `SECRETS_LOCAL_DEV_LAMBDA_JAY`.
-pub(crate) fn env_var_name(secret: &str) -> String {
+/// The environment variable the local source reads a secret from: the name upper-cased, with
+/// every character other than a letter or digit made `_`, after `SECRETS_LOCAL_`.
+///
+/// ```
+/// assert_eq!(
+///     secrets_runtime::local_secret_var("dev/lambda/jay"),
+///     "SECRETS_LOCAL_DEV_LAMBDA_JAY"
+/// );
+/// ```
+#[must_use]
+pub fn local_secret_var(secret: &str) -> String {
     let mut var = String::from("SECRETS_LOCAL_");
     var.extend(secret.chars().map(|c| {
         if c.is_ascii_alphanumeric() {
@@ -139,9 +148,9 @@ mod tests {
     #[test]
     fn env_var_names() {
         assert_eq!(
-            env_var_name("dev/lambda/jay"),
+            local_secret_var("dev/lambda/jay"),
             "SECRETS_LOCAL_DEV_LAMBDA_JAY"
         );
-        assert_eq!(env_var_name("a-b.c+d"), "SECRETS_LOCAL_A_B_C_D");
+        assert_eq!(local_secret_var("a-b.c+d"), "SECRETS_LOCAL_A_B_C_D");
     }
 }

@@ -1,0 +1,435 @@
+//! The benchmark behind the README's table: this library against what users use today, side by
+//! side in one process, reported as ratios of the same run.
+//!
+//! Run it with `./scripts/bench.sh` (it starts moto and the Secrets Manager Agent). Under
+//! `cargo test` (as CI runs it) each benchmark runs once, as a check that it still works.
+//!
+//! Rows:
+//! 1. baseline: a field read through a `static OnceLock<Config>`;
+//! 2. `Jay::get()` and a field read, on one thread and on two threads at once (the per-read
+//!    time of each thread, through one harness for one and two threads);
+//! 3. `aws_secretsmanager_caching` 2.1.0: a cache hit of `get_secret_value` plus `serde_json`
+//!    into the same typed struct;
+//! 4. through the agent on loopback: a raw HTTP GET, and a cold load through this library;
+//! 5. through the SDK to moto: a raw `GetSecretValue`, and a cold load through this library.
+
+use std::hint::black_box;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_secretsmanager_caching::SecretsManagerCachingClient;
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion};
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use secrets_runtime::{FromSecret, Provider, SecretString, Source};
+use secrets_tests::{agent_port, agent_token, create_secret, moto, unique_name};
+
+/// The config under test, as this library reads it.
+#[derive(Debug, FromSecret)]
+#[allow(dead_code)]
+#[secret(name = "{BENCH_SECRET_NAME}")]
+struct Jay {
+    db_host: String,
+    db_port: u16,
+    debug: bool,
+    api_key: SecretString,
+}
+
+/// The same config, as a user of `aws_secretsmanager_caching` writes it.
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+struct JayJson {
+    db_host: String,
+    db_port: u16,
+    debug: bool,
+    api_key: String,
+}
+
+/// The baseline: a plain constant-like config.
+#[allow(dead_code)]
+struct Constant {
+    db_host: String,
+    db_port: u16,
+}
+
+static CONSTANT: OnceLock<Constant> = OnceLock::new();
+
+const VALUE: &str =
+    r#"{"db_host":"db.internal","db_port":5432,"debug":false,"api_key":"bench-key"}"#;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let name = unique_name("bench/lambda/jay");
+    runtime.block_on(create_secret(&name, VALUE));
+    let output = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("criterion");
+    let mut criterion = Criterion::default()
+        .output_directory(&output)
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+
+    hot_path(&mut criterion, &runtime, &name);
+    aws_caching_client(&mut criterion, &runtime, &name);
+    extension(&mut criterion, &runtime, &name);
+    sdk(&mut criterion, &runtime, &name);
+    criterion.final_summary();
+    print_ratios(&output);
+}
+
+fn extension_provider(name: &str) -> Provider {
+    Provider::builder()
+        .source(Source::Extension)
+        .extension_port(agent_port())
+        .var("BENCH_SECRET_NAME", name)
+        .build()
+}
+
+fn hot_path(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
+    CONSTANT.get_or_init(|| Constant {
+        db_host: "db.internal".into(),
+        db_port: 5432,
+    });
+    runtime
+        .block_on(Jay::load_with(Arc::new(extension_provider(name))))
+        .expect("loads through the agent");
+
+    let mut group = c.benchmark_group("hot_path");
+    group.bench_function("oncelock_baseline", |b| {
+        b.iter(|| black_box(&CONSTANT).get().map(|c| c.db_port));
+    });
+    group.bench_function("secrets_get", |b| b.iter(|| black_box(Jay::get().db_port)));
+    // One thread and two at once, through the same harness, so that the ratio compares like
+    // with like.
+    for threads in [1, 2] {
+        let id = format!("{threads}_threads");
+        group.bench_function(BenchmarkId::new("oncelock_baseline", &id), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads, iters, || {
+                    black_box(&CONSTANT).get().map(|c| c.db_port)
+                })
+            });
+        });
+        group.bench_function(BenchmarkId::new("secrets_get", &id), |b| {
+            b.iter_custom(|iters| on_threads(threads, iters, || black_box(Jay::get().db_port)));
+        });
+    }
+    group.finish();
+}
+
+/// Runs `read` `iters` times on each of `threads` threads at once; the slowest thread's time.
+fn on_threads<R>(threads: usize, iters: u64, read: impl Fn() -> R + Sync) -> Duration {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let started = Instant::now();
+                    for _ in 0..iters {
+                        black_box(read());
+                    }
+                    started.elapsed()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("reader"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn aws_caching_client(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
+    let client = runtime.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        SecretsManagerCachingClient::from_builder(
+            aws_sdk_secretsmanager::config::Builder::from(&config),
+            NonZeroUsize::new(16).expect("non-zero"),
+            Duration::from_secs(300),
+            false,
+        )
+        .await
+        .expect("caching client")
+    });
+    let typed = || async {
+        let output = client
+            .get_secret_value(name, None, None, false)
+            .await
+            .expect("cache hit");
+        let text = output.secret_string.expect("a string secret");
+        serde_json::from_str::<JayJson>(&text).expect("typed")
+    };
+    runtime.block_on(typed()); // fills the cache: every iteration below is a hit
+    let mut group = c.benchmark_group("hot_path");
+    group.bench_function("aws_caching_hit_plus_serde", |b| {
+        b.to_async(runtime)
+            .iter(|| async { black_box(typed().await.db_port) });
+    });
+    group.finish();
+}
+
+fn extension(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
+    let client: HttpClient<_, Empty<Bytes>> =
+        HttpClient::builder(TokioExecutor::new()).build_http();
+    let uri = format!(
+        "http://127.0.0.1:{}/secretsmanager/get?secretId={}",
+        agent_port(),
+        name.replace('/', "%2F")
+    );
+    let token = agent_token();
+    let raw_get = || async {
+        let request = http::Request::get(&uri)
+            .header("X-Aws-Parameters-Secrets-Token", &token)
+            .body(Empty::new())
+            .expect("request");
+        let response = client.request(request).await.expect("agent answers");
+        assert!(response.status().is_success());
+        let body = response.into_body().collect().await.expect("body");
+        black_box(body.to_bytes().len());
+    };
+    let provider = extension_provider(name);
+    let cold_load = || async {
+        black_box(Jay::fetch(&provider).await.expect("loads").db_port);
+    };
+    let mut group = c.benchmark_group("extension");
+    group
+        .sample_size(60)
+        .measurement_time(Duration::from_secs(6));
+    group.bench_function("raw_http_get", |b| {
+        b.to_async(runtime)
+            .iter_custom(|iters| interleaved(iters, &raw_get, &cold_load, false, &EXTENSION_PAIR));
+    });
+    group.bench_function("secrets_cold_load", |b| {
+        b.to_async(runtime)
+            .iter_custom(|iters| interleaved(iters, &raw_get, &cold_load, true, &EXTENSION_PAIR));
+    });
+    group.finish();
+}
+
+fn sdk(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
+    let client = runtime.block_on(moto());
+    let provider = Provider::builder()
+        .source(Source::Sdk)
+        .sdk_client(client.clone())
+        .var("BENCH_SECRET_NAME", name)
+        .build();
+    let raw_get = || async {
+        let output = client
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .expect("moto answers");
+        black_box(output.secret_string().map(str::len));
+    };
+    let cold_load = || async {
+        black_box(Jay::fetch(&provider).await.expect("loads").db_port);
+    };
+    let mut group = c.benchmark_group("sdk");
+    group
+        .sample_size(60)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("raw_get_secret_value", |b| {
+        b.to_async(runtime)
+            .iter_custom(|iters| interleaved(iters, &raw_get, &cold_load, false, &SDK_PAIR));
+    });
+    group.bench_function("secrets_cold_load", |b| {
+        b.to_async(runtime)
+            .iter_custom(|iters| interleaved(iters, &raw_get, &cold_load, true, &SDK_PAIR));
+    });
+    group.finish();
+}
+
+/// Time spent in each call of a pair of rows, over all their iterations.
+struct PairTotals {
+    baseline_nanos: AtomicU64,
+    library_nanos: AtomicU64,
+}
+
+impl PairTotals {
+    const fn new() -> Self {
+        Self {
+            baseline_nanos: AtomicU64::new(0),
+            library_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// The library's time over the baseline's, over the same alternating calls.
+    fn ratio(&self) -> f64 {
+        let nanos = |total: &AtomicU64| total.load(Ordering::Relaxed) as f64;
+        nanos(&self.library_nanos) / nanos(&self.baseline_nanos)
+    }
+}
+
+static EXTENSION_PAIR: PairTotals = PairTotals::new();
+static SDK_PAIR: PairTotals = PairTotals::new();
+
+/// Round trips drift (a Python server, connection reuse, CPU frequency), so the two rows of a
+/// pair are measured alternately: each iteration runs the baseline call, then the library's,
+/// timing both; criterion gets the time of this row's call, and `totals` keeps both, for a
+/// ratio over exactly the same conditions.
+async fn interleaved<A, B, FA, FB>(
+    iters: u64,
+    baseline: &A,
+    library: &B,
+    report_library: bool,
+    totals: &PairTotals,
+) -> Duration
+where
+    A: Fn() -> FA,
+    B: Fn() -> FB,
+    FA: Future<Output = ()>,
+    FB: Future<Output = ()>,
+{
+    let (mut baseline_total, mut library_total) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..iters {
+        let started = Instant::now();
+        baseline().await;
+        let between = Instant::now();
+        library().await;
+        baseline_total += between - started;
+        library_total += between.elapsed();
+    }
+    let as_nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    totals
+        .baseline_nanos
+        .fetch_add(as_nanos(baseline_total), Ordering::Relaxed);
+    totals
+        .library_nanos
+        .fetch_add(as_nanos(library_total), Ordering::Relaxed);
+    if report_library {
+        library_total
+    } else {
+        baseline_total
+    }
+}
+
+/// The median of one benchmark in nanoseconds, from criterion's estimates.
+fn median(output: &Path, id: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(output.join(id).join("new/estimates.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+/// Prints the README's table: each row's median and its ratio to its baseline.
+fn print_ratios(output: &Path) {
+    let rows = [
+        (
+            "hot path: OnceLock field read (baseline)",
+            "hot_path/oncelock_baseline",
+            "hot_path/oncelock_baseline",
+            "",
+        ),
+        (
+            "hot path: `Jay::get()` field read",
+            "hot_path/secrets_get",
+            "hot_path/oncelock_baseline",
+            "<= 5x",
+        ),
+        (
+            "hot path, threaded harness: OnceLock, 1 thread (baseline)",
+            "hot_path/oncelock_baseline/1_threads",
+            "hot_path/oncelock_baseline/1_threads",
+            "",
+        ),
+        (
+            "hot path, threaded harness: OnceLock, 2 threads at once",
+            "hot_path/oncelock_baseline/2_threads",
+            "hot_path/oncelock_baseline/1_threads",
+            "",
+        ),
+        (
+            "hot path, threaded harness: `Jay::get()`, 1 thread",
+            "hot_path/secrets_get/1_threads",
+            "hot_path/oncelock_baseline/1_threads",
+            "<= 5x",
+        ),
+        (
+            "hot path, threaded harness: `Jay::get()`, 2 threads at once",
+            "hot_path/secrets_get/2_threads",
+            "hot_path/secrets_get/1_threads",
+            "<= 1.5x of 1 thread",
+        ),
+        (
+            "hot path, threaded harness: `Jay::get()` over OnceLock, 2 threads",
+            "hot_path/secrets_get/2_threads",
+            "hot_path/oncelock_baseline/2_threads",
+            "",
+        ),
+        (
+            "aws_secretsmanager_caching hit + serde_json",
+            "hot_path/aws_caching_hit_plus_serde",
+            "hot_path/secrets_get",
+            ">= 50x slower than `get()`",
+        ),
+        (
+            "agent: raw HTTP GET (baseline)",
+            "extension/raw_http_get",
+            "extension/raw_http_get",
+            "",
+        ),
+        (
+            "agent: cold load through this library",
+            "extension/secrets_cold_load",
+            "extension/raw_http_get",
+            "<= 1.2x",
+        ),
+        (
+            "SDK to moto: raw GetSecretValue (baseline)",
+            "sdk/raw_get_secret_value",
+            "sdk/raw_get_secret_value",
+            "",
+        ),
+        (
+            "SDK to moto: cold load through this library",
+            "sdk/secrets_cold_load",
+            "sdk/raw_get_secret_value",
+            "<= 1.1x",
+        ),
+    ];
+
+    if median(output, rows[0].1).is_none() {
+        println!("(test mode: no measurements, no ratio table)");
+        return;
+    }
+    println!("\n| row | median | ratio to its baseline | target |");
+    println!("|---|---|---|---|");
+    for (label, id, baseline, target) in rows {
+        let (Some(value), Some(base)) = (median(output, id), median(output, baseline)) else {
+            println!("| {label} | missing | | {target} |");
+            continue;
+        };
+        println!(
+            "| {label} | {} | {:.2}x | {target} |",
+            human(value),
+            value / base
+        );
+    }
+    println!(
+        "\nPaired ratios (every iteration calls both, alternately): agent cold load / raw GET = \
+         {:.3}x; SDK cold load / raw GetSecretValue = {:.3}x",
+        EXTENSION_PAIR.ratio(),
+        SDK_PAIR.ratio()
+    );
+}
+
+fn human(nanos: f64) -> String {
+    if nanos < 1_000.0 {
+        format!("{nanos:.2} ns")
+    } else if nanos < 1_000_000.0 {
+        format!("{:.2} µs", nanos / 1e3)
+    } else {
+        format!("{:.2} ms", nanos / 1e6)
+    }
+}

@@ -1,0 +1,146 @@
+//! The SDK source against service errors that moto cannot produce (throttling, access denied,
+//! decryption failure), played by the fault-injecting server as the Secrets Manager endpoint:
+//! each maps to the same `Error` variant as through the extension.
+
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::config::retry::RetryConfig;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use secrets_runtime::{Error, FromSecret, Provider, Source, SourceKind};
+use secrets_tests::{Fault, FaultServer};
+
+#[derive(Debug, FromSecret)]
+#[secret(name = "test/lambda/jay")]
+struct Jay {
+    db_host: String,
+}
+
+/// Which error a case expects.
+type Expect = fn(&Error) -> bool;
+
+/// An SDK client for the fault server, with one retry so that retried errors stay quick.
+fn client(server: &FaultServer) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(format!("http://127.0.0.1:{}", server.port()))
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(10)),
+        )
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
+async fn load(server: &FaultServer) -> Result<Jay, Error> {
+    let provider = Provider::builder()
+        .source(Source::Sdk)
+        .sdk_client(client(server))
+        .build();
+    tokio::time::timeout(Duration::from_secs(30), Jay::fetch(&provider))
+        .await
+        .expect("no hang")
+}
+
+#[tokio::test]
+async fn service_errors_map_to_the_same_variants_as_the_extension() {
+    let cases: [(Fault, Expect); 5] = [
+        (
+            Fault::aws(
+                400,
+                "ResourceNotFoundException",
+                "Secrets Manager can't find the specified secret.",
+            ),
+            |e| {
+                matches!(
+                    e,
+                    Error::NotFound {
+                        via: SourceKind::Sdk,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            Fault::aws(
+                400,
+                "AccessDeniedException",
+                "User: arn:aws:sts::1:assumed-role/jay is not authorized to perform: secretsmanager:GetSecretValue on resource: test/lambda/jay",
+            ),
+            |e| {
+                matches!(
+                    e,
+                    Error::AccessDenied {
+                        via: SourceKind::Sdk,
+                        ..
+                    }
+                ) && e
+                    .to_string()
+                    .contains("secretsmanager:GetSecretValue on resource: test/lambda/jay")
+                    && e.to_string().ends_with(
+                        r#""Resource": "arn:aws:secretsmanager:*:*:secret:test/lambda/jay-*"}"#,
+                    )
+            },
+        ),
+        (
+            Fault::aws(
+                400,
+                "DecryptionFailure",
+                "Secrets Manager can't decrypt the protected secret text.",
+            ),
+            |e| {
+                matches!(
+                    e,
+                    Error::Decryption {
+                        via: SourceKind::Sdk,
+                        ..
+                    }
+                ) && e.to_string().contains("kms:Decrypt")
+            },
+        ),
+        (
+            Fault::aws(400, "ThrottlingException", "Rate exceeded"),
+            |e| {
+                matches!(
+                    e,
+                    Error::Throttled {
+                        via: SourceKind::Sdk,
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            Fault::aws(500, "InternalServiceError", "oops"),
+            |e| matches!(e, Error::Service { via: SourceKind::Sdk, code, .. } if code == "InternalServiceError"),
+        ),
+    ];
+    for (fault, expected) in cases {
+        let server = FaultServer::start(vec![fault.clone()]).await;
+        let err = load(&server).await.unwrap_err();
+        assert!(expected(&err), "{fault:?}: {err:?}");
+        assert_eq!(
+            err.is_transient(),
+            matches!(err, Error::Throttled { .. } | Error::Service { .. }),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_before_it_is_reported() {
+    let server = FaultServer::start(vec![
+        Fault::aws(400, "ThrottlingException", "Rate exceeded"),
+        Fault::Respond(
+            200,
+            r#"{"Name":"test/lambda/jay","VersionId":"v1","SecretString":"{\"db_host\":\"db\"}"}"#
+                .into(),
+        ),
+    ])
+    .await;
+    let jay = load(&server).await.expect("the second attempt succeeds");
+    assert_eq!(jay.db_host, "db");
+    assert_eq!(server.requests().len(), 2);
+}
