@@ -132,6 +132,19 @@ async fn no_canary_in_debug_display_errors_or_logs() {
         logs.contains("aws_smithy"),
         "the SDK's own TRACE logs were captured too"
     );
+    // Every fetch is in a span with the secret's name, the source and the latency.
+    for part in [
+        "secret_fetch{secret=test/canary-",
+        "source=extension",
+        "source=sdk",
+        "source=local",
+        "latency_ms=",
+    ] {
+        assert!(
+            logs.contains(part),
+            "no `{part}` in the fetch spans: {logs}"
+        );
+    }
     assert_no_canary(&logs, &[CANARY]);
 }
 

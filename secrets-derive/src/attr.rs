@@ -45,6 +45,8 @@ pub(crate) struct Spanned<T> {
 #[derive(Default)]
 pub(crate) struct Container {
     pub(crate) name: Option<LitStr>,
+    /// A `name` was written, even if its value did not parse (no "missing name" then).
+    pub(crate) name_written: bool,
     pub(crate) name_env: Option<LitStr>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) max_stale: Option<Duration>,
@@ -95,6 +97,7 @@ impl Container {
         for attr in attrs.iter().filter(|a| a.path().is_ident("secret")) {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("name") {
+                    out.name_written = true;
                     let lit: LitStr = meta.value()?.parse()?;
                     set_once(cx, &meta, &mut out.name, lit);
                 } else if meta.path.is_ident("name_env") {
@@ -173,7 +176,7 @@ impl Field {
                     };
                     set_once(cx, &meta, &mut out.default, Spanned { value, span });
                 } else if meta.path.is_ident("default_with") {
-                    let path = parse_path(&meta)?;
+                    let path = parse_path(&meta, "default_with")?;
                     set_once(
                         cx,
                         &meta,
@@ -181,7 +184,7 @@ impl Field {
                         Spanned { value: path, span },
                     );
                 } else if meta.path.is_ident("with") {
-                    let path = parse_path(&meta)?;
+                    let path = parse_path(&meta, "with")?;
                     set_once(cx, &meta, &mut out.with, Spanned { value: path, span });
                 } else if meta.path.is_ident("json") {
                     set_once(cx, &meta, &mut out.json, span);
@@ -207,12 +210,21 @@ impl Field {
 }
 
 /// `= path::to_fn` or `= "path::to_fn"`.
-fn parse_path(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
+fn parse_path(meta: &ParseNestedMeta<'_>, what: &str) -> syn::Result<Path> {
     let input = meta.value()?;
+    let not_a_path = |span| {
+        syn::Error::new(
+            span,
+            format!(
+                "`{what}` takes a path to a function, such as `{what} = parse_rate` or `{what} = my::parse`"
+            ),
+        )
+    };
     if input.peek(LitStr) {
-        input.parse::<LitStr>()?.parse()
+        let lit = input.parse::<LitStr>()?;
+        lit.parse().map_err(|_| not_a_path(lit.span()))
     } else {
-        input.parse()
+        input.parse().map_err(|err| not_a_path(err.span()))
     }
 }
 

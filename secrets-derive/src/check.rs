@@ -19,6 +19,7 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
 fn check_container(cx: &Ctxt, input: &Input<'_>) {
     let attrs = &input.attrs;
     match (&attrs.name, &attrs.name_env) {
+        (None, None) if attrs.name_written => {}
         (None, None) => cx.error_spanned_by(
             input.ident,
             "missing `#[secret(name = \"...\")]`: which secret does this struct read? e.g. #[secret(name = \"{STAGE}/lambda/app\")]",
