@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrets_runtime::{Error, FromSecret, Provider, Source};
-use secrets_tests::{Agent, TempDir, create_secret, free_port, unique_name, wait_listening};
+use secrets_tests::{
+    Agent, Fault, FaultServer, TempDir, create_secret, free_port, unique_name, wait_listening,
+};
 
 /// A type whose parser panics on the text `panic`.
 #[derive(Debug)]
@@ -90,39 +92,83 @@ async fn an_abandoned_load_still_completes_and_fills_the_cache() {
     assert_eq!(loaded.as_deref(), Some("arrived"));
 }
 
+#[tokio::test]
+async fn a_panicking_refresh_backs_off_like_any_failure() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "fragile-refresh", ttl = "1s")]
+    struct Holder {
+        value: Fragile,
+    }
+    let dir = TempDir::new("panic-refresh");
+    let provider = file_provider(&dir, "fragile-refresh", r#"{"value":"fine"}"#);
+    Holder::load_with(provider).await.expect("cold load");
+    // The secret rotates to a value whose parser panics.
+    file_provider(&dir, "fragile-refresh", r#"{"value":"panic"}"#);
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(
+            Holder::get().value.0,
+            "fine",
+            "the last good value keeps serving"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let stats = Holder::stats();
+    // Expiry at ~1 s, then one retry a second: two or three failed fetches, not thousands.
+    assert!(
+        (1..=3).contains(&stats.failures),
+        "{} failures",
+        stats.failures
+    );
+}
+
 #[test]
 fn a_refresh_cut_short_by_a_runtime_shutdown_is_started_again() {
     #[derive(Debug, FromSecret)]
-    #[secret(name = "shutdown", ttl = "1s")]
+    #[secret(name = "app", ttl = "1s")]
     struct Shutdown {
-        value: String,
+        v: String,
     }
-    let dir = TempDir::new("shutdown");
-    let provider = file_provider(&dir, "shutdown", r#"{"value":"v1"}"#);
     let runtime = || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
     };
-
-    runtime().block_on(async {
-        Shutdown::load_with(provider).await.expect("first load");
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        // Expired: this read spawns a refresh, and the runtime is dropped before it runs.
-        assert_eq!(Shutdown::get().value, "v1");
+    let value = |v: &str| Fault::secret("app", &format!(r#"{{"v":"{v}"}}"#));
+    // Every refresh answers slowly, so that the first one is still on the wire at shutdown.
+    let first = runtime();
+    let server = first.block_on(FaultServer::start(vec![
+        value("v1"),
+        Fault::Delay(Duration::from_secs(2), Box::new(value("v2"))),
+    ]));
+    let port = server.port();
+    first.block_on(async {
+        let provider = Provider::builder()
+            .source(Source::Extension)
+            .extension_port(port)
+            .build();
+        Shutdown::load_with(Arc::new(provider))
+            .await
+            .expect("first load");
+        // Expiry at ~1 s starts the (slow) refresh; the runtime is dropped under it.
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert_eq!(Shutdown::get().v, "v1");
     });
-
-    file_provider(&dir, "shutdown", r#"{"value":"v2"}"#);
-    runtime().block_on(async {
+    // The fault server lives on the first runtime too: start a new one on the same port.
+    drop(server);
+    drop(first);
+    let second = runtime();
+    second.block_on(async {
+        let _server = FaultServer::start_on(port, vec![value("v2")]).await;
         let mut seen = String::new();
-        for _ in 0..200 {
-            seen.clone_from(&Shutdown::get().value);
+        for _ in 0..400 {
+            seen.clone_from(&Shutdown::get().v);
             if seen == "v2" {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        assert_eq!(seen, "v2", "a later read starts a new background refresh");
+        assert_eq!(seen, "v2", "a read on the new runtime starts a new refresh");
     });
 }

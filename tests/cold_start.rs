@@ -151,3 +151,30 @@ async fn auto_does_not_fall_back_on_not_found() {
         "not-found from the extension is final: {err:?}"
     );
 }
+
+#[tokio::test]
+async fn auto_does_not_fall_back_on_access_denied() {
+    let server = secrets_tests::FaultServer::start(vec![secrets_tests::Fault::aws(
+        400,
+        "AccessDeniedException",
+        "not authorized to perform: secretsmanager:GetSecretValue",
+    )])
+    .await;
+    let provider = Provider::builder()
+        .source(Source::Auto)
+        .extension_port(server.port())
+        .var("NAME", "denied/secret")
+        .build();
+    let err = Config::fetch(&provider).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::AccessDenied {
+                via: SourceKind::Extension,
+                ..
+            }
+        ),
+        "access denied from the extension is final: {err:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}

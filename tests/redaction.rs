@@ -1,12 +1,8 @@
 //! Canary secret values, loaded through every source and through failing decodes: none may
 //! appear in a `Debug` or `Display` output, an error, or a log line (captured at TRACE level).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use secrets_runtime::{FromSecret, Provider, SecretString, Source};
-use secrets_tests::{agent_port, assert_no_canary, create_secret, unique_name};
-use tracing_subscriber::fmt::MakeWriter;
+use secrets_tests::{LogCapture, agent_port, assert_no_canary, create_secret, unique_name};
 
 /// Every canary starts with this, so one check covers them all.
 const CANARY: &str = "CANARY-";
@@ -22,33 +18,6 @@ struct Creds {
 const GOOD: &str = r#"{"user":"app","password":"CANARY-password-1","port":"5432"}"#;
 const BAD: &str = r#"{"user":"app","password":"CANARY-password-2","port":"CANARY-port"}"#;
 const MALFORMED: &str = r#"{"user":"app","password":"CANARY-password-3","port": }"#;
-
-/// A log sink shared by the subscriber and the test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
-    }
-}
 
 /// Loads a good, an invalid and a malformed secret; returns every text a user could see.
 async fn exercise(seed: bool, provider_for: impl Fn(&str, &str) -> Provider) -> Vec<String> {
@@ -76,13 +45,7 @@ async fn exercise(seed: bool, provider_for: impl Fn(&str, &str) -> Provider) -> 
 
 #[tokio::test]
 async fn no_canary_in_debug_display_errors_or_logs() {
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = LogCapture::install();
 
     let mut outputs = Vec::new();
     outputs.extend(

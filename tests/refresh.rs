@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrets_runtime::{Error, FromSecret, Provider, Snapshot, Source, SourceKind};
-use secrets_tests::{Fault, FaultServer};
+use secrets_tests::{Fault, FaultServer, LogCapture};
 
 fn value(v: &str) -> Fault {
     Fault::secret("app", &format!(r#"{{"v":"{v}"}}"#))
@@ -51,31 +51,43 @@ async fn the_expiry_timer_refreshes_once_while_reads_return_at_once() {
     Timed::load_with(provider(&server))
         .await
         .expect("cold load");
-    let reads = Arc::new(AtomicBool::new(true));
+    let reading = Arc::new(AtomicBool::new(true));
+    let refresh_pending = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..4)
         .map(|_| {
-            let reads = Arc::clone(&reads);
+            let (reading, refresh_pending) = (Arc::clone(&reading), Arc::clone(&refresh_pending));
             tokio::spawn(async move {
-                let mut seen = Vec::new();
-                while reads.load(Ordering::Relaxed) {
+                let (mut seen, mut reads_during_refresh) = (Vec::<String>::new(), 0u32);
+                while reading.load(Ordering::Relaxed) {
                     let v = Timed::get().v.clone();
+                    if refresh_pending.load(Ordering::Relaxed) && v == "v1" {
+                        reads_during_refresh += 1;
+                    }
                     if seen.last() != Some(&v) {
                         seen.push(v);
                     }
                     tokio::task::yield_now().await;
                 }
-                seen
+                (seen, reads_during_refresh)
             })
         })
         .collect();
     assert!(
+        eventually(|| server.requests().len() == 2).await,
+        "the timer started a refresh"
+    );
+    refresh_pending.store(true, Ordering::Relaxed);
+    assert!(
         eventually(|| Timed::get().v == "v2").await,
         "the timer refreshed without a load"
     );
-    reads.store(false, Ordering::Relaxed);
+    reading.store(false, Ordering::Relaxed);
     for reader in readers {
-        // Reads never waited for the refresh: they saw v1, then v2, and nothing else.
-        assert_eq!(reader.await.expect("reader"), ["v1", "v2"]);
+        let (seen, reads_during_refresh) = reader.await.expect("reader");
+        // Reads never waited for the refresh: they went on returning v1 while it was on the
+        // wire, then saw v2, and nothing else.
+        assert_eq!(seen, ["v1", "v2"]);
+        assert!(reads_during_refresh > 0, "reads went on during the refresh");
     }
     assert_eq!(
         server.requests().len(),
@@ -101,7 +113,10 @@ async fn awaiting_callers_share_one_refresh() {
     Awaited::load_with(provider(&server))
         .await
         .expect("cold load");
-    tokio::time::sleep(Duration::from_millis(1050)).await;
+    assert!(
+        eventually(|| server.requests().len() == 2).await,
+        "the timer started a refresh"
+    );
     // Expired: the refresh (slow) is running; every load awaits that one refresh.
     let loads: Vec<_> = (0..50)
         .map(|_| tokio::spawn(async { Awaited::load().await.map(|s| s.v.clone()) }))
@@ -156,10 +171,17 @@ async fn failed_refreshes_serve_the_last_value_until_max_stale() {
     struct Stale {
         v: String,
     }
-    let server = FaultServer::start(vec![value("v1"), Fault::Respond(500, "down".into())]).await;
+    let (logs, _guard) = LogCapture::install();
+    // After the first answer every fetch is denied: one request per fetch, never retried.
+    let server = FaultServer::start(vec![
+        value("v1"),
+        Fault::aws(400, "AccessDeniedException", "denied"),
+    ])
+    .await;
     Stale::load_with(provider(&server))
         .await
         .expect("cold load");
+    let started = std::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(1300)).await;
 
     // Expired and failing: within max_stale both paths serve the last good value.
@@ -169,24 +191,43 @@ async fn failed_refreshes_serve_the_last_value_until_max_stale() {
     assert!(Snapshot::is_expired(&read));
     assert!(!Snapshot::is_stale(&read));
 
+    // Read as hard as a busy handler would, until past max_stale.
+    while started.elapsed() < Duration::from_millis(4600) {
+        let _ = Stale::get();
+        let _ = Stale::load().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     // Past max_stale, the async path reports the error; the sync read keeps the value and
     // says it is stale.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
     let err = Stale::load().await.unwrap_err();
-    assert!(matches!(err, Error::Service { .. }), "{err:?}");
+    assert!(matches!(err, Error::AccessDenied { .. }), "{err:?}");
     let read = Stale::get();
     assert_eq!(read.v, "v1");
     assert!(Snapshot::is_stale(&read));
 
-    // Failures back off (1 s, 2 s, ...): a handful of fetches in 3.5 s, not a tight loop.
-    let failures = Stale::stats().failures;
-    assert!((1..=4).contains(&failures), "{failures} failed refreshes");
+    // Failures back off (doubling from 1 s, capped at the TTL, here 1 s): a handful of
+    // fetches in 3.3 s of hard reading, at least a backoff apart. Not a tight loop.
+    let failed: Vec<_> = server.requests().iter().skip(1).map(|r| r.at).collect();
+    let gaps: Vec<_> = failed.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        (2..=5).contains(&failed.len()),
+        "{} failed fetches",
+        failed.len()
+    );
+    assert!(
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(800)),
+        "gaps {gaps:?}"
+    );
+    // One warning per failed fetch.
+    let warnings = logs.text().matches("loading a secret failed").count();
+    assert_eq!(warnings as u64, Stale::stats().failures);
+    assert_eq!(warnings, failed.len());
 }
 
 #[tokio::test]
 async fn forced_refreshes_are_shared_and_not_repeated_within_the_window() {
     #[derive(Debug, FromSecret)]
-    #[secret(name = "app")]
+    #[secret(name = "app", refresh_window = "3s")]
     struct Forced {
         v: String,
     }
@@ -199,7 +240,7 @@ async fn forced_refreshes_are_shared_and_not_repeated_within_the_window() {
     Forced::load_with(provider(&server))
         .await
         .expect("cold load");
-    tokio::time::sleep(Duration::from_millis(1100)).await; // past the 1 s refresh window
+    // The window counts from forced refreshes only: this one fetches at once.
     let forced: Vec<_> = (0..20)
         .map(|_| tokio::spawn(async { Forced::refresh_now().await.map(|s| s.v.clone()) }))
         .collect();
@@ -222,6 +263,62 @@ async fn forced_refreshes_are_shared_and_not_repeated_within_the_window() {
         "the extension's cache is bypassed"
     );
     assert_eq!(Forced::stats().forced_refreshes, 1);
+}
+
+#[tokio::test]
+async fn a_forced_refresh_does_not_settle_for_a_plain_fetch() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "app", ttl = "1s")]
+    struct Rotated {
+        v: String,
+    }
+    // The background refresh gets the extension's cached (old) value, slowly.
+    let server = FaultServer::start(vec![
+        value("v1"),
+        Fault::Delay(Duration::from_millis(500), Box::new(value("v1"))),
+        value("v2"),
+    ])
+    .await;
+    Rotated::load_with(provider(&server))
+        .await
+        .expect("cold load");
+    assert!(
+        eventually(|| server.requests().len() == 2).await,
+        "the timer started a refresh"
+    );
+    // During it, the handler forces a refresh: it waits for the plain one, then asks for
+    // `refreshNow` itself.
+    assert_eq!(Rotated::refresh_now().await.expect("forced").v, "v2");
+    let targets: Vec<_> = server.requests().into_iter().map(|r| r.target).collect();
+    assert!(!targets[1].contains("refreshNow"));
+    assert!(targets[2].ends_with("&refreshNow=true"), "{targets:?}");
+}
+
+#[tokio::test]
+async fn forced_refreshes_during_an_outage_reuse_the_failure_within_the_window() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "app", refresh_window = "3s")]
+    struct Outage {
+        v: String,
+    }
+    let server = FaultServer::start(vec![
+        value("v1"),
+        Fault::aws(400, "AccessDeniedException", "denied"),
+    ])
+    .await;
+    Outage::load_with(provider(&server))
+        .await
+        .expect("cold load");
+    for _ in 0..10 {
+        let err = Outage::refresh_now().await.unwrap_err();
+        assert!(matches!(err, Error::AccessDenied { .. }), "{err:?}");
+    }
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "ten forced refreshes in an outage, one fetch"
+    );
+    assert_eq!(Outage::get().v, "v1");
 }
 
 #[tokio::test]

@@ -60,6 +60,9 @@ type SharedFetch<T> = Shared<BoxFuture<'static, Result<&'static Entry<T>, Error>
 /// The running fetch, numbered so that its task clears the slot only if it still holds it.
 struct InFlight<T: 'static> {
     number: u64,
+    /// Whether it bypasses the extension's cache (`refreshNow`): a forced refresh does not
+    /// settle for a fetch that does not.
+    forced: bool,
     fetch: SharedFetch<T>,
 }
 
@@ -72,12 +75,27 @@ pub(crate) struct Entry<T> {
     fingerprint: u64,
 }
 
+/// What a caller of `refresh` does next.
+enum Step<T: 'static> {
+    Done(Result<&'static Entry<T>, Error>),
+    Join(SharedFetch<T>),
+    WaitThenRetry(SharedFetch<T>),
+    Start {
+        fetch: SharedFetch<T>,
+        number: u64,
+        sender: tokio::sync::oneshot::Sender<Result<&'static Entry<T>, Error>>,
+    },
+}
+
 /// Why a refresh is asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Refresh {
     /// Fetch unless the value became fresh meanwhile.
     IfDue,
-    /// Fetch unless a fetch completed within the struct's `refresh_window`.
+    /// The expiry timer fired: fetch (the value is due by the runtime's clock, which a test
+    /// may have paused or advanced).
+    Expired,
+    /// Fetch unless a forced fetch completed within the struct's `refresh_window`.
     Forced,
 }
 
@@ -105,6 +123,11 @@ pub struct Cache<T: 'static> {
     fetch_numbers: AtomicU64,
     refresh_spawned: AtomicBool,
     last_error: Mutex<Option<Error>>,
+    /// When the last forced fetch ended (nanoseconds after [`EPOCH`]), and whether it failed.
+    forced_at: AtomicU64,
+    forced_failed: AtomicBool,
+    /// Every value decoded so far (they are never freed), to reuse one that comes back.
+    kept: Mutex<Vec<&'static Entry<T>>>,
     provider: Mutex<Option<Arc<Provider>>>,
     counters: Counters,
     /// Shared references to `T` cross threads: the cache is `Sync` only when `T` is.
@@ -138,6 +161,9 @@ impl<T> Cache<T> {
             fetch_numbers: AtomicU64::new(0),
             refresh_spawned: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            forced_at: AtomicU64::new(0),
+            forced_failed: AtomicBool::new(false),
+            kept: Mutex::new(Vec::new()),
             provider: Mutex::new(None),
             counters: Counters {
                 loads: AtomicU64::new(0),
@@ -195,7 +221,7 @@ impl<T: FromSecret> Cache<T> {
     #[inline(never)]
     fn on_due(&'static self) {
         if !self.refresh_spawned.load(Ordering::Relaxed) {
-            self.spawn_refresh();
+            self.spawn_refresh(Refresh::IfDue);
         }
     }
 
@@ -279,7 +305,7 @@ impl<T: FromSecret> Cache<T> {
     /// task first waits out the backoff of a failed refresh, so a due value is never
     /// refetched in a tight loop. Without a runtime nothing happens, and the next
     /// `load().await` refreshes.
-    fn spawn_refresh(&'static self) {
+    fn spawn_refresh(&'static self, mode: Refresh) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -297,7 +323,7 @@ impl<T: FromSecret> Cache<T> {
                 tokio::time::sleep(wait).await;
             }
             // Errors are logged by the fetch; the last good value keeps serving.
-            let _ = self.refresh(Refresh::IfDue).await;
+            let _ = self.refresh(mode).await;
         });
     }
 
@@ -309,79 +335,126 @@ impl<T: FromSecret> Cache<T> {
                 std::any::type_name::<T>()
             ))
         })?;
-        let (fetch, start) = {
-            let mut slot = lock(&self.in_flight);
-            match &*slot {
-                Some(running) => (running.fetch.clone(), None),
-                None => {
-                    if let Some(entry) = self.entry() {
-                        let now = Instant::now();
-                        match mode {
-                            Refresh::IfDue if now < self.expires_at() => {
-                                // Marked due by a timer whose runtime shut down: the value
-                                // is still fresh, so re-arm its timer on this runtime.
-                                if self.due.swap(false, Ordering::Relaxed) {
-                                    self.schedule_expiry(self.expires_at());
-                                }
-                                return Ok(entry);
+        let forced = mode == Refresh::Forced;
+        loop {
+            let step = {
+                let mut slot = lock(&self.in_flight);
+                match &*slot {
+                    // A forced refresh waits for a running plain fetch, then makes its own.
+                    Some(running) if forced && !running.forced => {
+                        Step::WaitThenRetry(running.fetch.clone())
+                    }
+                    Some(running) => Step::Join(running.fetch.clone()),
+                    None => match self.not_needed(mode) {
+                        Some(done) => Step::Done(done),
+                        None => {
+                            let number = self.fetch_numbers.fetch_add(1, Ordering::Relaxed);
+                            let (sender, receiver) = tokio::sync::oneshot::channel();
+                            let fetch = async move {
+                                receiver
+                                    .await
+                                    .unwrap_or_else(|_| Err(aborted::<T>("its runtime shut down")))
                             }
-                            Refresh::Forced if now < self.fetched_at() + T::SPEC.refresh_window => {
-                                return Ok(entry);
+                            .boxed()
+                            .shared();
+                            *slot = Some(InFlight {
+                                number,
+                                forced,
+                                fetch: fetch.clone(),
+                            });
+                            Step::Start {
+                                fetch,
+                                number,
+                                sender,
                             }
-                            _ => {}
                         }
-                    }
-                    let number = self.fetch_numbers.fetch_add(1, Ordering::Relaxed);
-                    let (sender, receiver) = tokio::sync::oneshot::channel();
-                    let fetch = async move {
-                        receiver
-                            .await
-                            .unwrap_or_else(|_| Err(aborted::<T>("its runtime shut down")))
-                    }
-                    .boxed()
-                    .shared();
-                    *slot = Some(InFlight {
+                    },
+                }
+            };
+            match step {
+                Step::Done(done) => return done,
+                Step::Join(fetch) => return fetch.await,
+                Step::WaitThenRetry(fetch) => {
+                    let _ = fetch.await;
+                }
+                Step::Start {
+                    fetch,
+                    number,
+                    sender,
+                } => {
+                    // Built before the task, so that the slot is cleared however the task
+                    // ends, even if it never runs.
+                    let clear = ClearOnDrop {
+                        slot: &self.in_flight,
                         number,
-                        fetch: fetch.clone(),
+                    };
+                    runtime.spawn(async move {
+                        let result = self.fetch_and_store(forced).await;
+                        // Callers arriving from now on start a new fetch, not get this result.
+                        drop(clear);
+                        let _ = sender.send(result);
                     });
-                    (fetch, Some((number, sender)))
+                    return fetch.await;
                 }
             }
-        };
-        if let Some((number, sender)) = start {
-            // Built before the task, so that the slot is cleared however the task ends,
-            // even if it never runs.
-            let clear = ClearOnDrop {
-                slot: &self.in_flight,
-                number,
-            };
-            let forced = mode == Refresh::Forced;
-            runtime.spawn(async move {
-                let result = AssertUnwindSafe(self.fetch_and_store(forced))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(aborted::<T>("it panicked (see the panic message above)"))
-                    });
-                // Callers arriving from now on start a new fetch rather than get this result.
-                drop(clear);
-                let _ = sender.send(result);
-            });
         }
-        fetch.await
     }
 
-    /// One fetch: stores a good value and schedules its expiry, or schedules the next try.
-    async fn fetch_and_store(&'static self, forced: bool) -> Result<&'static Entry<T>, Error> {
-        let provider = match lock(&self.provider).clone() {
-            Some(provider) => provider,
-            None => Provider::global()?,
-        };
-        let first = self.entry().is_none();
-        let result = self.fetch_entry(&provider, forced).await;
+    /// `Some` when no fetch is needed for `mode`: the current value, or (for a forced refresh
+    /// right after a failed forced one) that failure.
+    fn not_needed(&'static self, mode: Refresh) -> Option<Result<&'static Entry<T>, Error>> {
+        let entry = self.entry()?;
         let now = Instant::now();
+        // Checked under the in-flight lock: a caller that saw the backoff over just before a
+        // fetch failed must not start another at once.
+        if mode != Refresh::Forced && nanos(now) < self.retry_at.load(Ordering::Relaxed) {
+            let err = lock(&self.last_error).clone();
+            return Some(Err(
+                err.unwrap_or_else(|| aborted::<T>("backing off after a failure"))
+            ));
+        }
+        match mode {
+            Refresh::IfDue if now < self.expires_at() => {
+                // Marked due by a timer whose runtime shut down: the value is still fresh, so
+                // re-arm its timer on this runtime.
+                if self.due.swap(false, Ordering::Relaxed) {
+                    self.schedule_expiry(self.expires_at());
+                }
+                Some(Ok(entry))
+            }
+            Refresh::Forced
+                if now < at(self.forced_at.load(Ordering::Relaxed)) + T::SPEC.refresh_window =>
+            {
+                if self.forced_failed.load(Ordering::Relaxed) {
+                    let err = lock(&self.last_error).clone();
+                    Some(Err(err.unwrap_or_else(|| {
+                        aborted::<T>("the last forced refresh failed")
+                    })))
+                } else {
+                    Some(Ok(entry))
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// One fetch: stores a good value and schedules its expiry, or records the failure (a
+    /// panic while decoding included) and schedules the next try.
+    async fn fetch_and_store(&'static self, forced: bool) -> Result<&'static Entry<T>, Error> {
+        let first = self.entry().is_none();
+        let result = AssertUnwindSafe(self.fetch_entry(forced))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(aborted::<T>("it panicked (see the panic message above)")));
+        let now = Instant::now();
+        if forced {
+            self.forced_at.store(nanos(now), Ordering::Relaxed);
+            self.forced_failed.store(result.is_err(), Ordering::Relaxed);
+        }
         match &result {
             Ok(entry) => {
+                // Retire the old timer before anything else, so it cannot mark this value due.
+                let generation = self.timer.fetch_add(1, Ordering::Relaxed) + 1;
                 self.current
                     .store(std::ptr::from_ref(*entry).cast_mut(), Ordering::Release);
                 let ttl = jitter::shorten_by_up_to_a_tenth(T::SPEC.ttl);
@@ -396,70 +469,81 @@ impl<T: FromSecret> Cache<T> {
                     (false, false) => &self.counters.refreshes,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                self.schedule_expiry(now + ttl);
+                self.start_timer(now + ttl, generation);
             }
-            Err(err) => {
-                self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
-                let wait = FIRST_RETRY
-                    .saturating_mul(1 << failures.min(16))
-                    .min(T::SPEC.ttl)
-                    .min(MAX_RETRY);
-                self.retry_at.store(nanos(now + wait), Ordering::Relaxed);
-                *lock(&self.last_error) = Some(err.clone());
-                tracing::warn!(
-                    secret_type = std::any::type_name::<T>(),
-                    error = %err,
-                    retry_in_ms = wait.as_millis(),
-                    serving_last_value = !first,
-                    "loading a secret failed"
-                );
-            }
+            Err(err) => self.record_failure(err, now, first),
         }
         result
     }
 
-    /// Fetches, and decodes unless the secret is unchanged (then the current entry is reused).
-    async fn fetch_entry(
-        &'static self,
-        provider: &Provider,
-        forced: bool,
-    ) -> Result<&'static Entry<T>, Error> {
-        let (request, payload) = fetch_payload::<T>(provider, forced).await?;
+    /// After a failed fetch: count it, log one warning, and wait longer before the next try.
+    fn record_failure(&'static self, err: &Error, now: Instant, first: bool) {
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        let failures = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed);
+        let wait = backoff(failures, T::SPEC.ttl);
+        self.retry_at.store(nanos(now + wait), Ordering::Relaxed);
+        *lock(&self.last_error) = Some(err.clone());
+        tracing::warn!(
+            secret_type = std::any::type_name::<T>(),
+            error = %err,
+            retry_in_ms = wait.as_millis(),
+            serving_last_value = !first,
+            "loading a secret failed"
+        );
+    }
+
+    /// Fetches, and decodes unless the secret is one already decoded (then that is reused).
+    async fn fetch_entry(&'static self, forced: bool) -> Result<&'static Entry<T>, Error> {
+        let provider = match lock(&self.provider).clone() {
+            Some(provider) => provider,
+            None => Provider::global()?,
+        };
+        let (request, payload) = fetch_payload::<T>(&provider, forced).await?;
         let fingerprint = fingerprint(&payload);
-        if let Some(current) = self.entry()
-            && current.fingerprint == fingerprint
-        {
-            tracing::debug!(secret = %request.name, "secret unchanged; keeping the decoded value");
-            return Ok(current);
+        let known = lock(&self.kept)
+            .iter()
+            .copied()
+            .find(|e| e.fingerprint == fingerprint);
+        if let Some(known) = known {
+            tracing::debug!(secret = %request.name, "secret already decoded; reusing the value");
+            return Ok(known);
         }
         let via = payload.via;
         let version_id = payload.version_id.clone();
         let document = Document::new(&request.name, payload);
         let value = fields::decode::<T>(&document)?;
-        self.counters.versions.fetch_add(1, Ordering::Relaxed);
-        Ok(Box::leak(Box::new(Entry {
+        let entry: &'static Entry<T> = Box::leak(Box::new(Entry {
             value,
             via,
             version_id,
             fingerprint,
-        })))
+        }));
+        lock(&self.kept).push(entry);
+        self.counters.versions.fetch_add(1, Ordering::Relaxed);
+        Ok(entry)
     }
 
-    /// Marks the value due when it expires, and starts its refresh. A later store replaces
-    /// this timer (the older one does nothing when it fires). If the timer's runtime shuts
-    /// down first, the value is marked due at once, so that the next `get()` on another
-    /// runtime re-arms the timer there (or refreshes, if the value has expired).
+    /// Re-arms the expiry timer for the current value, as a new generation.
     fn schedule_expiry(&'static self, expires: Instant) {
         let generation = self.timer.fetch_add(1, Ordering::Relaxed) + 1;
+        self.start_timer(expires, generation);
+    }
+
+    /// Marks the value due when it expires and starts its refresh. A later timer replaces this
+    /// one (the older one does nothing when it fires). If the timer's runtime shuts down
+    /// first, the value is marked due at once, so that the next `get()` on another runtime
+    /// re-arms the timer there (or refreshes, if the value has expired).
+    fn start_timer(&'static self, expires: Instant, generation: u64) {
         let guard = TimerGuard {
             cache: self,
             generation,
+            fired: false,
         };
         let task = tokio::spawn(async move {
+            // Moved whole into the task (not just its `fired` field), so that it drops with it.
+            let mut guard = guard;
             tokio::time::sleep_until(expires.into()).await;
-            // Firing and dropping unfired do the same: mark due, start a refresh.
-            drop(guard);
+            guard.fired = true;
         });
         // The replaced timer is no longer live: aborting it does nothing but free it.
         if let Some(old) = lock(&self.timer_task).replace(task.abort_handle()) {
@@ -542,13 +626,20 @@ impl<T> Drop for ClearOnDrop<'_, T> {
 struct TimerGuard<T: FromSecret> {
     cache: &'static Cache<T>,
     generation: u64,
+    /// It fired: the value is due by the runtime's clock (fetch without asking the std clock).
+    fired: bool,
 }
 
 impl<T: FromSecret> Drop for TimerGuard<T> {
     fn drop(&mut self) {
         if self.cache.is_live_timer(self.generation) {
             self.cache.due.store(true, Ordering::Relaxed);
-            self.cache.spawn_refresh();
+            let mode = if self.fired {
+                Refresh::Expired
+            } else {
+                Refresh::IfDue
+            };
+            self.cache.spawn_refresh(mode);
         }
     }
 }
@@ -562,6 +653,15 @@ impl Drop for ResetOnDrop<'_> {
     }
 }
 
+/// The wait after `failures_before + 1` failures in a row: 1 s doubling, at most the TTL and
+/// at most [`MAX_RETRY`].
+fn backoff(failures_before: u32, ttl: Duration) -> Duration {
+    FIRST_RETRY
+        .saturating_mul(1 << failures_before.min(16))
+        .min(ttl)
+        .min(MAX_RETRY)
+}
+
 fn nanos(at: Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(*EPOCH).as_nanos()).unwrap_or(u64::MAX)
 }
@@ -573,4 +673,19 @@ fn at(nanos: u64) -> Instant {
 fn lock<V>(mutex: &Mutex<V>) -> MutexGuard<'_, V> {
     // The guarded data are plain slots: a panic elsewhere cannot leave them half-written.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_ttl_and_five_minutes() {
+        let secs = |n| Duration::from_secs(n);
+        let waits: Vec<_> = (0..10).map(|n| backoff(n, secs(300))).collect();
+        assert_eq!(waits[..4], [secs(1), secs(2), secs(4), secs(8)]);
+        assert_eq!(waits[9], secs(300));
+        assert_eq!(backoff(40, secs(3600)), MAX_RETRY);
+        assert_eq!(backoff(3, secs(5)), secs(5));
+    }
 }

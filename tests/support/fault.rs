@@ -62,6 +62,8 @@ pub struct Seen {
     pub target: String,
     /// The `X-Aws-Parameters-Secrets-Token` header, if any.
     pub token: Option<String>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 struct State {
@@ -80,8 +82,13 @@ pub struct FaultServer {
 impl FaultServer {
     /// Serves the faults of `script` in order, one per request; the last one repeats.
     pub async fn start(script: Vec<Fault>) -> Self {
+        Self::start_on(0, script).await
+    }
+
+    /// [`FaultServer::start`] on a given port of 127.0.0.1 (0: any free one).
+    pub async fn start_on(port: u16, script: Vec<Fault>) -> Self {
         assert!(!script.is_empty(), "a script needs at least one fault");
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("binding the fault server");
         let port = listener.local_addr().expect("address").port();
@@ -174,6 +181,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             state.requests.push(Seen {
                 target: target.clone(),
                 token,
+                at: std::time::Instant::now(),
             });
             let index = (state.requests.len() - 1).min(state.script.len() - 1);
             state.script[index].clone()

@@ -25,7 +25,9 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
 mod fault;
+mod logs;
 pub use fault::{Fault, FaultServer, Seen};
+pub use logs::LogCapture;
 
 /// The variable a peer is described by, or a loud failure naming the script to run.
 fn required_env(name: &str) -> String {
