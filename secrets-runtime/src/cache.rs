@@ -1,16 +1,17 @@
 //! The per-struct cache behind `load()`, `get()` and `refresh_now()`.
 //!
 //! # Reads
-//! `get()` is one atomic pointer load and one relaxed flag load: no lock, no allocation, no
-//! I/O, no clock (a clock read costs more than the rest of a read). The flag says the TTL has
-//! passed; the expiry timer sets it.
+//! `get()` of a fresh value is one atomic pointer load and one relaxed flag load: no lock, no
+//! allocation, no I/O, no clock (a clock read costs more than the rest of a read). The flag
+//! says the TTL has passed; the expiry timer sets it.
 //!
 //! # Values live for the process
 //! Each distinct value is decoded once and then never freed, so a read hands out a
-//! `&'static` reference with no reference counting. A refresh that returns the same secret
-//! version (the usual case) keeps the existing value and allocates nothing; only a rotation
-//! adds a value. A process therefore holds one value per version it has seen: for a secret
-//! rotated monthly, one more small struct a month. (Reclaiming old versions would need every
+//! `&'static` reference with no reference counting. A refresh that returns a secret version
+//! already decoded (the usual case: the same one) reuses that value and retains nothing new;
+//! only a new version adds a value. A process therefore holds one value per version it has
+//! seen: for a secret rotated monthly, one more small struct a month. These values are never
+//! dropped, so their `SecretString`s are never zeroized. (Reclaiming old versions would need every
 //! read to announce itself to a reclaimer, which is what makes `ArcSwap`-style reads 20 times
 //! slower than a constant.)
 //!

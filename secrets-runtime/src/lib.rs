@@ -111,9 +111,10 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
         Self::cache().load(Some(provider))
     }
 
-    /// The cached value: no lock, no I/O, no allocation. After the TTL it still returns the
-    /// current value at once and starts one background refresh on the current tokio runtime
-    /// (outside a runtime, the next `load().await` refreshes).
+    /// The cached value. While fresh: no lock, no I/O, no allocation. After the TTL it still
+    /// returns the current value at once; the expiry timer (or this read, if the timer's runtime
+    /// is gone) starts one background refresh on the current tokio runtime (outside a runtime,
+    /// the next `load().await` refreshes).
     ///
     /// # Panics
     /// If the struct was never loaded: call [`load`](FromSecret::load) at start-up, or use

@@ -73,8 +73,10 @@ impl<T: FromSecret> Snapshot<T> {
         !this.cache.is_current(this.entry) || Instant::now() >= this.cache.expires_at()
     }
 
-    /// Whether this value is more than the struct's `max_stale` past its expiry: refreshes
-    /// have kept failing, and `load().await` now returns their error instead of this value.
+    /// Whether this value is more than the struct's `max_stale` past its expiry without being
+    /// replaced (refreshes kept failing, or could not run, as during a long freeze), or a
+    /// newer value has replaced it. After failed refreshes, `load().await` then returns their
+    /// error instead of this value.
     #[must_use]
     pub fn is_stale(this: &Self) -> bool {
         !this.cache.is_current(this.entry)
