@@ -31,6 +31,15 @@ fn provider(server: &FaultServer) -> Provider {
         .build()
 }
 
+/// A provider that gives up retrying after 300 ms, for faults that never clear.
+fn short_deadline(server: &FaultServer) -> Provider {
+    Provider::builder()
+        .source(Source::Extension)
+        .extension_port(server.port())
+        .extension_deadline(Duration::from_millis(300))
+        .build()
+}
+
 async fn load(provider: &Provider) -> Result<Jay, Error> {
     tokio::time::timeout(NO_HANG, Jay::fetch(provider))
         .await
@@ -56,11 +65,7 @@ async fn not_ready_at_cold_start_is_retried_until_ready() {
 #[tokio::test]
 async fn never_ready_is_a_not_ready_error_after_the_deadline() {
     let server = FaultServer::start(vec![Fault::NotReady]).await;
-    let provider = Provider::builder()
-        .source(Source::Extension)
-        .extension_port(server.port())
-        .extension_deadline(Duration::from_millis(300))
-        .build();
+    let provider = short_deadline(&server);
     let err = load(&provider).await.unwrap_err();
     let Error::NotReady { attempts, port, .. } = &err else {
         panic!("{err:?}")
@@ -136,11 +141,7 @@ async fn persistent_failures_end_with_their_own_variant_after_the_deadline() {
     ];
     for (fault, expected) in cases {
         let server = FaultServer::start(vec![fault.clone()]).await;
-        let provider = Provider::builder()
-            .source(Source::Extension)
-            .extension_port(server.port())
-            .extension_deadline(Duration::from_millis(300))
-            .build();
+        let provider = short_deadline(&server);
         let err = load(&provider).await.unwrap_err();
         assert!(expected(&err), "{fault:?}: {err:?}");
         assert!(err.is_transient(), "{err:?}");
@@ -217,11 +218,7 @@ async fn truncated_bodies_are_retried_then_reported() {
     assert_eq!(server.requests().len(), 2);
 
     let server = FaultServer::start(vec![Fault::Truncate]).await;
-    let provider = Provider::builder()
-        .source(Source::Extension)
-        .extension_port(server.port())
-        .extension_deadline(Duration::from_millis(300))
-        .build();
+    let provider = short_deadline(&server);
     let err = load(&provider).await.unwrap_err();
     assert!(
         matches!(&err, Error::Unreachable { attempts, .. } if *attempts > 1),
