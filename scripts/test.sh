@@ -18,7 +18,7 @@ AGENT_VERSION="2.1.0"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-cache="${SECRETS_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secrets-rs-test}"
+cache="${SECRETS_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/secrets-rs-test}"
 mkdir -p "$cache"
 
 log() { printf '==> %s\n' "$*" >&2; }
