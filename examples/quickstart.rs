@@ -1,7 +1,7 @@
 //! The offline quickstart: `cargo run --example quickstart` (add `STAGE=prd` to load the
 //! production secret). No AWS account, no network: the local source reads
-//! `examples/secrets.local.json`. With `SECRETS_SOURCE=extension` (or `sdk`) the same code
-//! loads the same struct from AWS.
+//! `examples/secrets.local.json`. With `SECRETS_SOURCE=extension` the same code loads the same
+//! struct through the Lambda extension or the Secrets Manager Agent.
 
 use std::sync::Arc;
 
