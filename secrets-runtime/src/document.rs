@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use secrecy::zeroize::Zeroizing;
+use secrecy::zeroize::{Zeroize as _, Zeroizing};
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -48,6 +48,23 @@ pub struct Document {
     pub(crate) secret: String,
     pub(crate) value: RawValue,
     object: OnceLock<Result<Map<String, Value>, Error>>,
+}
+
+/// Wipes the string values of the parsed object (the raw value wipes itself).
+impl Drop for Document {
+    fn drop(&mut self) {
+        fn wipe(value: &mut Value) {
+            match value {
+                Value::String(text) => text.zeroize(),
+                Value::Array(items) => items.iter_mut().for_each(wipe),
+                Value::Object(map) => map.values_mut().for_each(wipe),
+                Value::Null | Value::Bool(_) | Value::Number(_) => {}
+            }
+        }
+        if let Some(Ok(object)) = self.object.get_mut() {
+            object.values_mut().for_each(wipe);
+        }
+    }
 }
 
 impl std::fmt::Debug for Document {

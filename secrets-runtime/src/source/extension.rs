@@ -409,14 +409,19 @@ fn parse_success(secret: &str, body: &[u8]) -> Result<SecretPayload, Error> {
         .get("VersionId")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    // Moved out, so that the only copies are the zeroizing ones.
     let string = json.get_mut("SecretString").map(Value::take);
-    let value = match (string, json.get("SecretBinary")) {
+    let binary = json.get_mut("SecretBinary").map(Value::take);
+    let value = match (string, binary) {
         (Some(Value::String(s)), _) => RawValue::String(Zeroizing::new(s)),
-        (_, Some(Value::String(b64))) => RawValue::Binary(Zeroizing::new(
-            base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|_| invalid("`SecretBinary` is not valid base64"))?,
-        )),
+        (_, Some(Value::String(b64))) => {
+            let b64 = Zeroizing::new(b64);
+            RawValue::Binary(Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|_| invalid("`SecretBinary` is not valid base64"))?,
+            ))
+        }
         _ => {
             return Err(invalid(
                 "neither `SecretString` nor `SecretBinary` is present",
