@@ -20,13 +20,13 @@
 //! // Offline here; on Lambda, `Jay::load()` reads through the extension or the SDK.
 //! let provider = Provider::builder()
 //!     .source(Source::Local)
-//!     .var("SECRETS_LOCAL_DEV_LAMBDA_JAY", r#"{"db_host":"db","db_port":"5432","api_key":"k"}"#)
+//!     .var("SECRETS_LOCAL_DEV_LAMBDA_JAY", r#"{"db_host":"db","db_port":"5432","api_key":"hunter2"}"#)
 //!     .build();
 //! Jay::load_with(std::sync::Arc::new(provider)).await?; // cold start: one fetch
 //!
 //! let jay = Jay::get(); // hot path: no lock, no I/O, no allocation
 //! assert_eq!((jay.db_host.as_str(), jay.port, jay.debug), ("db", 5432, false));
-//! assert!(!format!("{jay:?}").contains("k\""));
+//! assert!(!format!("{jay:?}").contains("hunter2")); // secret fields print as [REDACTED]
 //! # Ok(()) }
 //! ```
 //!
