@@ -9,6 +9,7 @@ use syn::{Attribute, LitStr, Path};
 
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
+use crate::template::is_var_name;
 
 /// The container attributes that exist, for "did you mean" hints.
 const CONTAINER_ATTRS: &[&str] = &[
@@ -327,12 +328,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-pub(crate) fn is_var_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A humantime duration such as `"15m"` or `"0s"`.

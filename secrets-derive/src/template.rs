@@ -34,7 +34,8 @@ pub(crate) fn problem(template: &str) -> Option<String> {
     None
 }
 
-fn is_var_name(name: &str) -> bool {
+/// Whether `name` can be an environment variable's name (`[A-Za-z_][A-Za-z0-9_]*`).
+pub(crate) fn is_var_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

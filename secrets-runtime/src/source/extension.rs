@@ -18,7 +18,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::zeroize::Zeroizing;
 use serde_json::Value;
 
-use super::{ErrorCode, SecretRequest, SourceKind};
+use super::{ErrorCode, SecretRequest, SourceKind, error_chain};
 use crate::Error;
 use crate::document::{RawValue, SecretPayload};
 use crate::jitter;
@@ -273,7 +273,7 @@ impl ExtensionSource {
         };
         let response = match self.client.request(request).await {
             Ok(response) => response,
-            Err(err) => return Attempt::Retry(Retry::Transport(transport_reason(&err))),
+            Err(err) => return Attempt::Retry(Retry::Transport(error_chain(&err))),
         };
         let status = response.status();
         let body = match Limited::new(response.into_body(), MAX_BODY).collect().await {
@@ -454,18 +454,6 @@ fn short(text: &str) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
     }
-}
-
-fn transport_reason(err: &hyper_util::client::legacy::Error) -> String {
-    use std::error::Error as _;
-    let mut reason = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    reason
 }
 
 #[cfg(test)]

@@ -142,3 +142,16 @@ impl ErrorCode {
         }
     }
 }
+
+/// An error and all its causes, `outer: inner: innermost`, for transport failures (whose
+/// texts name hosts and reasons, never a secret value).
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -10,7 +10,7 @@ use aws_sdk_secretsmanager::error::SdkError;
 use secrecy::zeroize::Zeroizing;
 use tokio::sync::OnceCell;
 
-use super::{ErrorCode, SecretRequest, SourceKind};
+use super::{ErrorCode, SecretRequest, SourceKind, error_chain};
 use crate::Error;
 use crate::document::{RawValue, SecretPayload};
 
@@ -127,15 +127,4 @@ where
             reason: error_chain(&err),
         },
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
