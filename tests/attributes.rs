@@ -319,7 +319,7 @@ async fn whole_reads_a_plain_text_secret() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "secret `port-only`: key `(whole secret)` is not a valid u16 (invalid digit found in string)"
+        "secret `port-only`: the value is not a valid u16 (invalid digit found in string)"
     );
 
     #[derive(Debug, FromSecret)]

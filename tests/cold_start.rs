@@ -57,7 +57,7 @@ async fn extension_that_never_listens_fails_after_the_deadline() {
         .expect("no hang")
         .unwrap_err();
     let Error::Unreachable {
-        secret,
+        item,
         endpoint,
         attempts,
         ..
@@ -65,7 +65,7 @@ async fn extension_that_never_listens_fails_after_the_deadline() {
     else {
         panic!("expected Unreachable, got {err:?}")
     };
-    assert_eq!(secret, "never/listening");
+    assert_eq!(item.name(), "never/listening");
     assert!(
         endpoint.contains(&format!("127.0.0.1:{port}")),
         "{endpoint}"

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use secrets_runtime::{
-    Error, ExposeSecret, FromSecret, Provider, SecretString, Snapshot, Source, SourceKind,
+    Error, ExposeSecret, FromSecret, Item, Provider, SecretString, Snapshot, Source, SourceKind,
 };
 use secrets_tests::{
     CountingProxy, agent_port, assert_no_canary, create_binary_secret, create_secret, put_secret,
@@ -112,7 +112,7 @@ async fn missing_secret_is_not_found() {
         .build();
     let err = Missing::fetch(&provider).await.unwrap_err();
     assert!(
-        matches!(&err, Error::NotFound { secret, via: SourceKind::Extension } if *secret == name),
+        matches!(&err, Error::NotFound { item: Item::Secret(secret), via: SourceKind::Extension } if *secret == name),
         "{err:?}"
     );
     assert!(!err.is_transient());

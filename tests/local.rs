@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use secrets_runtime::{
-    Error, ExposeSecret, FieldProblem, FromSecret, Provider, SecretString, Snapshot, Source,
+    Error, ExposeSecret, FieldProblem, FromSecret, Item, Provider, SecretString, Snapshot, Source,
     SourceKind,
 };
 use secrets_tests::{TempDir, assert_no_canary};
@@ -94,10 +94,10 @@ async fn every_bad_field_is_reported_at_once_without_values() {
         )
         .build();
     let err = Jay::fetch(&provider).await.unwrap_err();
-    let Error::InvalidFields { secret, fields } = &err else {
+    let Error::InvalidFields { item, fields } = &err else {
         panic!("expected InvalidFields, got {err:?}")
     };
-    assert_eq!(secret, "bad/lambda/jay");
+    assert_eq!(item, &Item::secret("bad/lambda/jay"));
     let summary: Vec<_> = fields
         .iter()
         .map(|f| (f.key.as_str(), f.expected, f.problem.clone()))
@@ -197,7 +197,7 @@ async fn directory_layout_and_not_found() {
     assert_eq!(jay.db_host, "from-dir");
     let err = Jay::fetch(&provider("stg")).await.unwrap_err();
     assert!(
-        matches!(&err, Error::NotFound { secret, via: SourceKind::Local } if secret == "stg/lambda/jay"),
+        matches!(&err, Error::NotFound { item: Item::Secret(secret), via: SourceKind::Local } if secret == "stg/lambda/jay"),
         "{err:?}"
     );
 }

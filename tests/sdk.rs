@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrets_runtime::{Error, FromSecret, Provider, Snapshot, Source, SourceKind};
+use secrets_runtime::{Error, FromSecret, Item, Provider, Snapshot, Source, SourceKind};
 use secrets_runtime::{ExposeSecret, SecretString};
 use secrets_tests::{create_binary_secret, create_secret, moto_url, put_secret, unique_name};
 
@@ -56,7 +56,7 @@ async fn missing_secret_is_not_found() {
     let name = unique_name("test/sdk/missing");
     let err = Missing::fetch(&sdk_with_name(&name)).await.unwrap_err();
     assert!(
-        matches!(&err, Error::NotFound { secret, via: SourceKind::Sdk } if *secret == name),
+        matches!(&err, Error::NotFound { item: Item::Secret(secret), via: SourceKind::Sdk } if *secret == name),
         "{err:?}"
     );
 }

@@ -83,7 +83,46 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Where a field reads from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// The struct's own secret.
+    Container,
+    /// `from = "..."`.
+    Secret(&'a syn::LitStr),
+    /// `parameter = "..."`.
+    Parameter(&'a syn::LitStr),
+}
+
+impl Source<'_> {
+    /// Whether two sources are the same (by template).
+    pub(crate) fn same(&self, other: &Source<'_>) -> bool {
+        match (self, other) {
+            (Source::Container, Source::Container) => true,
+            (Source::Secret(a), Source::Secret(b))
+            | (Source::Parameter(a), Source::Parameter(b)) => a.value() == b.value(),
+            _ => false,
+        }
+    }
+}
+
 impl Field<'_> {
+    /// Where the field reads from: `parameter` before `from` (both is an error).
+    pub(crate) fn source(&self) -> Source<'_> {
+        match (&self.attrs.parameter, &self.attrs.from) {
+            (Some(parameter), _) => Source::Parameter(parameter),
+            (None, Some(from)) => Source::Secret(from),
+            (None, None) => Source::Container,
+        }
+    }
+
+    /// Whether the field reads its source's entire value: `whole`, `binary`, or a `parameter`
+    /// without `key`.
+    pub(crate) fn reads_whole_value(&self) -> bool {
+        let a = &self.attrs;
+        a.whole.is_some() || a.binary.is_some() || (a.parameter.is_some() && a.key.is_none())
+    }
+
     /// The JSON key this field reads: `key = "..."`, or the field's name (without `r#`)
     /// under the struct's `rename_all` rule.
     pub(crate) fn key(&self, rename_all: Option<RenameRule>) -> String {

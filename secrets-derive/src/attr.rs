@@ -25,6 +25,8 @@ const CONTAINER_ATTRS: &[&str] = &[
 ];
 /// The field attributes that exist.
 const FIELD_ATTRS: &[&str] = &[
+    "from",
+    "parameter",
     "key",
     "default",
     "default_with",
@@ -67,6 +69,10 @@ pub(crate) enum Default {
 /// `#[secret(...)]` on a field.
 #[derive(std::default::Default)]
 pub(crate) struct Field {
+    /// `from = "template"`: another secret.
+    pub(crate) from: Option<LitStr>,
+    /// `parameter = "template"`: a Parameter Store parameter.
+    pub(crate) parameter: Option<LitStr>,
     pub(crate) key: Option<LitStr>,
     pub(crate) default: Option<Spanned<Default>>,
     pub(crate) default_with: Option<Spanned<Path>>,
@@ -82,7 +88,9 @@ impl Field {
     /// Whether any attribute says how to read the field's value (all but `skip` and
     /// `flatten`, which replace reading).
     pub(crate) fn has_reading_attribute(&self) -> bool {
-        self.key.is_some()
+        self.from.is_some()
+            || self.parameter.is_some()
+            || self.key.is_some()
             || self.default.is_some()
             || self.default_with.is_some()
             || self.json.is_some()
@@ -169,6 +177,12 @@ impl Field {
                 if meta.path.is_ident("key") {
                     let lit = non_empty(cx, meta.value()?.parse()?, "key");
                     set_once(cx, &meta, &mut out.key, lit);
+                } else if meta.path.is_ident("from") {
+                    let lit = non_empty(cx, meta.value()?.parse()?, "from");
+                    set_once(cx, &meta, &mut out.from, lit);
+                } else if meta.path.is_ident("parameter") {
+                    let lit = non_empty(cx, meta.value()?.parse()?, "parameter");
+                    set_once(cx, &meta, &mut out.parameter, lit);
                 } else if meta.path.is_ident("default") {
                     let value = if meta.input.peek(syn::Token![=]) {
                         Default::Literal(meta.value()?.parse()?)

@@ -18,12 +18,27 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
 
 fn check_container(cx: &Ctxt, input: &Input<'_>) {
     let attrs = &input.attrs;
+    // A field without `from` or `parameter` (or a flattened struct) reads the struct's secret.
+    let reads_own_secret = input
+        .fields
+        .iter()
+        .find(|f| f.attrs.skip.is_none() && matches!(f.source(), ast::Source::Container));
     match (&attrs.name, &attrs.name_env) {
         (None, None) if attrs.name_written => {}
-        (None, None) => cx.error_spanned_by(
-            input.ident,
-            "missing `#[secret(name = \"...\")]`: which secret does this struct read? e.g. #[secret(name = \"{STAGE}/lambda/app\")]",
-        ),
+        (None, None) => match reads_own_secret {
+            None if input.fields.iter().any(|f| f.attrs.skip.is_none()) => {}
+            None => cx.error_spanned_by(
+                input.ident,
+                "missing `#[secret(name = \"...\")]`: which secret does this struct read? e.g. #[secret(name = \"{STAGE}/lambda/app\")]",
+            ),
+            Some(field) => cx.error_spanned_by(
+                input.ident,
+                format!(
+                    "missing `#[secret(name = \"...\")]`: field `{}` reads the struct's own secret; name it (e.g. #[secret(name = \"{{STAGE}}/lambda/app\")]), or give every field `from = \"...\"` or `parameter = \"...\"`",
+                    field.ident
+                ),
+            ),
+        },
         (Some(name), _) => {
             if let Some(problem) = template::problem(&name.value()) {
                 cx.error_spanned_by(name, format!("invalid secret name: {problem}"));
@@ -59,6 +74,36 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
             );
         }
         return;
+    }
+    if let (Some(parameter), Some(_)) = (&a.parameter, &a.from) {
+        error(
+            parameter.span(),
+            "`from` and `parameter` conflict: a field reads one secret or one parameter",
+        );
+    }
+    for (lit, what) in [(&a.from, "secret"), (&a.parameter, "parameter")] {
+        // An empty one is reported where it is parsed.
+        let lit = lit.as_ref().filter(|l| !l.value().is_empty());
+        if let Some(problem) = lit.and_then(|l| template::problem(&l.value())) {
+            error(
+                lit.map_or_else(Span::call_site, syn::LitStr::span),
+                &format!("invalid {what} name: {problem}"),
+            );
+        }
+    }
+    if a.parameter.is_some() {
+        if let Some(binary) = a.binary {
+            error(
+                binary,
+                "a parameter holds text: `binary` reads a secret's `SecretBinary`",
+            );
+        }
+        if let Some(whole) = a.whole {
+            error(
+                whole,
+                "a `parameter` field already reads the parameter's whole value: remove `whole`",
+            );
+        }
     }
     if let (Some(whole), Some(_)) = (a.whole, a.binary) {
         error(
@@ -167,28 +212,43 @@ fn check_literal(cx: &Ctxt, field: &Field<'_>, literal: &syn::LitStr) {
     }
 }
 
-/// A `whole` or `binary` field reads the entire secret: every other field must be `skip`.
+/// A `whole` or `binary` field reads an entire secret: no other field may read that secret.
 fn check_whole_secret_fields(cx: &Ctxt, input: &Input<'_>) {
-    let Some(entire) = input
-        .fields
-        .iter()
-        .find(|f| f.attrs.skip.is_none() && (f.attrs.whole.is_some() || f.attrs.binary.is_some()))
-    else {
-        return;
-    };
+    let mut reported = Vec::new();
+    for entire in input.fields.iter().filter(|f| {
+        f.attrs.skip.is_none()
+            && f.attrs.parameter.is_none()
+            && (f.attrs.whole.is_some() || f.attrs.binary.is_some())
+    }) {
+        let source = entire.source();
+        if reported.iter().any(|s: &ast::Source<'_>| s.same(&source)) {
+            continue;
+        }
+        reported.push(source);
+        check_whole_secret_field(cx, input, entire);
+    }
+}
+
+fn check_whole_secret_field(cx: &Ctxt, input: &Input<'_>, entire: &Field<'_>) {
+    let source = entire.source();
     let what = if entire.attrs.whole.is_some() {
         "whole"
     } else {
         "binary"
     };
+    let secret = match source {
+        ast::Source::Secret(from) => format!("the entire secret `{}`", from.value()),
+        ast::Source::Container | ast::Source::Parameter(_) => "the entire secret".to_owned(),
+    };
     for other in &input.fields {
-        if std::ptr::eq(other, entire) || other.attrs.skip.is_some() {
+        let same = other.source().same(&source);
+        if std::ptr::eq(other, entire) || other.attrs.skip.is_some() || !same {
             continue;
         }
         cx.error_spanned_by(
             other.ident,
             format!(
-                "field `{}` reads the entire secret (`{what}`), so `{}` cannot read it too: mark it `#[secret(skip)]` or move it to another struct",
+                "field `{}` reads {secret} (`{what}`), so `{}` cannot read it too: mark it `#[secret(skip)]` or move it to another struct",
                 entire.ident, other.ident
             ),
         );

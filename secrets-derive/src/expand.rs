@@ -7,7 +7,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Type};
 
-use crate::ast::{Field, Input};
+use crate::ast::{Field, Input, Source};
 use crate::attr::Default;
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -75,6 +75,7 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
         quote!(let #local = #read;)
     });
     let idents = input.fields.iter().map(|f| f.ident);
+    let sources = sources(input);
     quote! {
         #[automatically_derived]
         impl #krate::FromSecret for #ident {
@@ -95,6 +96,10 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
                 #private::Some(Self { #(#idents: #locals?,)* })
             }
 
+            fn sources(__sources: &mut #private::Sources) {
+                #sources
+            }
+
             fn cache() -> &'static #private::Cache<Self> {
                 static CACHE: #private::Cache<#ident> = #private::Cache::new();
                 &CACHE
@@ -110,6 +115,41 @@ fn option_str(private: &TokenStream, value: Option<&syn::LitStr>) -> TokenStream
     }
 }
 
+/// The body of `sources`: each distinct source of the fields, in order; a flattened struct
+/// adds its own.
+fn sources(input: &Input<'_>) -> TokenStream {
+    let krate = krate(input, Span::call_site());
+    let private = quote!(#krate::__private);
+    let mut seen: Vec<Source<'_>> = Vec::new();
+    let mut out = TokenStream::new();
+    for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
+        if field.attrs.flatten.is_some() {
+            let ty = field.ty;
+            out.extend(
+                quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::sources(__sources);),
+            );
+            continue;
+        }
+        let source = field.source();
+        if seen.iter().any(|s| s.same(&source)) {
+            continue;
+        }
+        seen.push(source);
+        let source = source_ref(&private, source);
+        out.extend(quote!(__sources.add(#source);));
+    }
+    out
+}
+
+/// The `SourceRef` of a source.
+fn source_ref(private: &TokenStream, source: Source<'_>) -> TokenStream {
+    match source {
+        Source::Container => quote!(#private::SourceRef::Container),
+        Source::Secret(template) => quote!(#private::SourceRef::Secret(#template)),
+        Source::Parameter(template) => quote!(#private::SourceRef::Parameter(#template)),
+    }
+}
+
 /// The expression that reads one field into an `Option<FieldType>` (`None` on error).
 fn read_field(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
     let ty = field.ty;
@@ -122,34 +162,53 @@ fn read_field(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
     if attrs.flatten.is_some() {
         return quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::read_fields(__fields));
     }
+    let source = source_ref(&quote!(#krate::__private), field.source());
     if attrs.binary.is_some() {
-        return quote!(__fields.binary());
+        return quote!(__fields.binary(#source));
     }
     let expected = type_name(field.value_ty());
-    if attrs.whole.is_some() {
+    // A `whole` field, or a parameter without `key`: the entire value, as text.
+    let (read, args) = if field.reads_whole_value() {
         let decode = decode_str_closure(input, field);
-        return quote!(__fields.whole(#expected, #decode));
-    }
-    let key = field.key(input.attrs.rename_all);
-    let decode = decode_closure(input, field);
+        ("whole", quote!(#source, #expected, #decode))
+    } else {
+        let key = field.key(input.attrs.rename_all);
+        let decode = decode_closure(input, field);
+        ("", quote!(#source, #key, #expected, #decode))
+    };
+    let method = |name: &str| {
+        let name = match (read, name) {
+            ("whole", "required") => format_ident!("whole"),
+            ("whole", name) => format_ident!("whole_{}", name),
+            (_, name) => format_ident!("{}", name),
+        };
+        quote!(__fields.#name)
+    };
     if field.option_of.is_some() {
-        return quote!(__fields.optional(#key, #expected, #decode));
+        let optional = method("optional");
+        return quote!(#optional(#args));
     }
     match (&attrs.default, &attrs.default_with) {
         (Some(default), _) => match &default.value {
             Default::Trait => {
+                let or_else = method("or_else");
                 let default = quote_spanned!(ty.span()=> <#ty as #private::Default>::default);
-                quote!(__fields.or_else(#key, #expected, #decode, #default))
+                quote!(#or_else(#args, #default))
             }
             Default::Literal(literal) => {
-                quote!(__fields.or_literal(#key, #expected, #decode, #literal))
+                let or_literal = method("or_literal");
+                quote!(#or_literal(#args, #literal))
             }
         },
         (None, Some(default_with)) => {
+            let or_else = method("or_else");
             let path = &default_with.value;
-            quote!(__fields.or_else(#key, #expected, #decode, #path))
+            quote!(#or_else(#args, #path))
         }
-        (None, None) => quote!(__fields.required(#key, #expected, #decode)),
+        (None, None) => {
+            let required = method("required");
+            quote!(#required(#args))
+        }
     }
 }
 
@@ -234,6 +293,9 @@ fn placeholder_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStre
                 version_id: #private::None,
             };
             fn read_fields(_: &mut #private::Fields<'_>) -> #private::Option<Self> {
+                ::core::unreachable!()
+            }
+            fn sources(_: &mut #private::Sources) {
                 ::core::unreachable!()
             }
             fn cache() -> &'static #private::Cache<Self> {

@@ -77,3 +77,37 @@ fn errors_come_with_a_placeholder_impl() {
     };
     insta::assert_snapshot!(expand(&input));
 }
+
+#[test]
+fn fields_from_several_sources() {
+    let input: DeriveInput = parse_quote! {
+        #[secret(name = "{STAGE}/lambda/jay")]
+        struct Mixed {
+            db_host: String,
+            #[secret(from = "{STAGE}/shared/api", key = "token")]
+            api_token: SecretString,
+            #[secret(from = "{STAGE}/shared/api")]
+            region: String,
+            #[secret(parameter = "/app/{STAGE}/flags")]
+            flags: Vec<String>,
+            #[secret(parameter = "/app/{STAGE}/limit", default = "10")]
+            limit: u32,
+            #[secret(parameter = "/app/{STAGE}/beta")]
+            beta: Option<bool>,
+        }
+    };
+    insta::assert_snapshot!(expand(&input));
+}
+
+#[test]
+fn no_name_when_every_field_names_its_source() {
+    let input: DeriveInput = parse_quote! {
+        struct Sourced {
+            #[secret(from = "shared/db", key = "host")]
+            db_host: String,
+            #[secret(parameter = "/app/level", default)]
+            level: String,
+        }
+    };
+    insta::assert_snapshot!(expand(&input));
+}

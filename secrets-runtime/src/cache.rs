@@ -41,9 +41,10 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 
-use crate::document::{Document, RawValue, SecretPayload};
+use crate::document::{RawValue, SecretPayload};
+use crate::plan::Plan;
 use crate::snapshot::{Snapshot, Stats};
-use crate::source::{SecretRequest, SourceKind};
+use crate::source::SourceKind;
 use crate::{Error, FromSecret, Provider, fields, jitter};
 
 /// The first wait after a failed refresh; it doubles with each failure in a row.
@@ -124,7 +125,8 @@ pub struct Cache<T: 'static> {
     fetch_numbers: AtomicU64,
     refresh_spawned: AtomicBool,
     last_error: Mutex<Option<Error>>,
-    /// When the last forced fetch ended (nanoseconds after [`EPOCH`]), and whether it failed.
+    /// When the last forced fetch ended (nanoseconds after [`EPOCH`], 0 before the first), and
+    /// whether it failed.
     forced_at: AtomicU64,
     forced_failed: AtomicBool,
     /// Every value decoded so far (they are never freed), to reuse one that comes back.
@@ -423,8 +425,11 @@ impl<T: FromSecret> Cache<T> {
                 }
                 Some(Ok(entry))
             }
+            // 0: no forced fetch yet (a real one is stored as at least 1).
             Refresh::Forced
-                if now < at(self.forced_at.load(Ordering::Relaxed)) + T::SPEC.refresh_window =>
+                if self.forced_at.load(Ordering::Relaxed) != 0
+                    && now
+                        < at(self.forced_at.load(Ordering::Relaxed)) + T::SPEC.refresh_window =>
             {
                 if self.forced_failed.load(Ordering::Relaxed) {
                     let err = lock(&self.last_error).clone();
@@ -449,7 +454,7 @@ impl<T: FromSecret> Cache<T> {
             .unwrap_or_else(|_| Err(aborted::<T>("it panicked (see the panic message above)")));
         let now = Instant::now();
         if forced {
-            self.forced_at.store(nanos(now), Ordering::Relaxed);
+            self.forced_at.store(nanos(now).max(1), Ordering::Relaxed);
             self.forced_failed.store(result.is_err(), Ordering::Relaxed);
         }
         match &result {
@@ -493,26 +498,31 @@ impl<T: FromSecret> Cache<T> {
         );
     }
 
-    /// Fetches, and decodes unless the secret is one already decoded (then that is reused).
+    /// Fetches, and decodes unless the values are ones already decoded (then that is reused).
     async fn fetch_entry(&'static self, forced: bool) -> Result<&'static Entry<T>, Error> {
         let provider = match lock(&self.provider).clone() {
             Some(provider) => provider,
             None => Provider::global()?,
         };
-        let (request, payload) = fetch_payload::<T>(&provider, forced).await?;
-        let fingerprint = fingerprint(&payload);
+        let plan = Plan::new::<T>(&provider, forced)?;
+        let payloads = provider.fetch_all(&plan.requests).await?;
+        let fingerprint = fingerprint(&payloads);
         let known = lock(&self.kept)
             .iter()
             .copied()
             .find(|e| e.fingerprint == fingerprint);
         if let Some(known) = known {
-            tracing::debug!(secret = %request.name, "secret already decoded; reusing the value");
+            tracing::debug!(
+                secret_type = std::any::type_name::<T>(),
+                "values already decoded; reusing them"
+            );
             return Ok(known);
         }
-        let via = payload.via;
-        let version_id = payload.version_id.clone();
-        let document = Document::new(&request.name, payload);
-        let value = fields::decode::<T>(&document)?;
+        // The first source speaks for the struct: usually its own secret.
+        let first = payloads.iter().flatten().next();
+        let via = first.map_or(provider.source_kind(), |p| p.via);
+        let version_id = first.and_then(|p| p.version_id.clone());
+        let value = fields::decode::<T>(&plan.documents(payloads))?;
         let entry: &'static Entry<T> = Box::leak(Box::new(Entry {
             value,
             via,
@@ -558,41 +568,32 @@ impl<T: FromSecret> Cache<T> {
     }
 }
 
-/// Fetches the raw secret for `T`.
-async fn fetch_payload<T: FromSecret>(
-    provider: &Provider,
-    forced: bool,
-) -> Result<(SecretRequest, SecretPayload), Error> {
-    let spec = &T::SPEC;
-    let request = SecretRequest {
-        name: provider.secret_name(spec)?,
-        version_stage: spec.version_stage,
-        version_id: spec.version_id,
-        refresh_now: forced,
-    };
-    let payload = provider.fetch(&request).await?;
-    Ok((request, payload))
-}
-
 /// Fetches and decodes one value of `T`, bypassing every cache.
 pub(crate) async fn fetch_value<T: FromSecret>(provider: &Provider) -> Result<T, Error> {
-    let (request, payload) = fetch_payload::<T>(provider, false).await?;
-    fields::decode::<T>(&Document::new(&request.name, payload))
+    let plan = Plan::new::<T>(provider, false)?;
+    let payloads = provider.fetch_all(&plan.requests).await?;
+    fields::decode::<T>(&plan.documents(payloads))
 }
 
-/// A keyed hash of what makes a secret's value: its version id and its bytes.
-fn fingerprint(payload: &SecretPayload) -> u64 {
+/// A keyed hash of what makes a struct's values: each source's version id and bytes (or its
+/// absence).
+fn fingerprint(payloads: &[Option<SecretPayload>]) -> u64 {
     let mut hasher = FINGERPRINT_KEY.build_hasher();
-    hasher.write(payload.version_id.as_deref().unwrap_or_default().as_bytes());
-    match &payload.value {
-        RawValue::String(text) => {
-            hasher.write_u8(0);
-            hasher.write(text.as_bytes());
-        }
-        RawValue::Binary(bytes) => {
-            hasher.write_u8(1);
-            hasher.write(bytes);
-        }
+    for payload in payloads {
+        let Some(payload) = payload else {
+            hasher.write_u8(2);
+            continue;
+        };
+        let version = payload.version_id.as_deref().unwrap_or_default();
+        hasher.write_usize(version.len());
+        hasher.write(version.as_bytes());
+        let (tag, bytes) = match &payload.value {
+            RawValue::String(text) => (0, text.as_bytes()),
+            RawValue::Binary(bytes) => (1, bytes.as_slice()),
+        };
+        hasher.write_u8(tag);
+        hasher.write_usize(bytes.len());
+        hasher.write(bytes);
     }
     hasher.finish()
 }

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 use secrecy::zeroize::{Zeroize as _, Zeroizing};
 use serde_json::{Map, Value};
 
-use crate::Error;
 use crate::source::SourceKind;
+use crate::{Error, Item};
 
 /// What a source returns for one secret: the string or binary value and its version.
 ///
@@ -38,14 +38,12 @@ impl std::fmt::Debug for SecretPayload {
     }
 }
 
-/// A secret ready for decoding into a struct. Generated code reads it through
-/// [`Document::fields`](crate::__private::Document::fields).
+/// A secret or parameter value ready for decoding into a struct's fields.
 ///
 /// The JSON object is parsed on first use, so a plain-text secret that happens to start with
 /// `{` loads fine into a `whole` field.
-#[doc(hidden)]
-pub struct Document {
-    pub(crate) secret: String,
+pub(crate) struct Document {
+    pub(crate) item: Item,
     pub(crate) value: RawValue,
     object: OnceLock<Result<Map<String, Value>, Error>>,
 }
@@ -74,25 +72,19 @@ impl std::fmt::Debug for Document {
             RawValue::Binary(_) => "binary",
         };
         f.debug_struct("Document")
-            .field("secret", &self.secret)
+            .field("item", &self.item)
             .field("value", &format_args!("[REDACTED {kind}]"))
             .finish_non_exhaustive()
     }
 }
 
 impl Document {
-    pub(crate) fn new(secret: &str, payload: SecretPayload) -> Self {
+    pub(crate) fn new(item: Item, payload: SecretPayload) -> Self {
         Self {
-            secret: secret.to_owned(),
+            item,
             value: payload.value,
             object: OnceLock::new(),
         }
-    }
-
-    /// The resolved name of the secret this document came from.
-    #[must_use]
-    pub fn secret(&self) -> &str {
-        &self.secret
     }
 
     /// The secret's JSON object, parsed on first use.
@@ -109,7 +101,7 @@ impl Document {
 
     fn parse_object(&self) -> Result<Map<String, Value>, Error> {
         let wrong_shape = |found| Error::WrongShape {
-            secret: self.secret.clone(),
+            item: self.item.clone(),
             expected: "a JSON object of keys",
             found,
         };
@@ -123,13 +115,13 @@ impl Document {
         match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(wrong_shape("a JSON array")),
-            Err(err) => Err(invalid_json(&self.secret, &err)),
+            Err(err) => Err(invalid_json(&self.item, &err)),
         }
     }
 }
 
 /// Builds the value-free error for a JSON syntax error.
-fn invalid_json(secret: &str, err: &serde_json::Error) -> Error {
+fn invalid_json(item: &Item, err: &serde_json::Error) -> Error {
     let category = match err.classify() {
         serde_json::error::Category::Eof => "unexpected end of input",
         serde_json::error::Category::Syntax => "syntax error",
@@ -137,7 +129,7 @@ fn invalid_json(secret: &str, err: &serde_json::Error) -> Error {
         serde_json::error::Category::Io => "read error",
     };
     Error::InvalidJson {
-        secret: secret.to_owned(),
+        item: item.clone(),
         line: err.line(),
         column: err.column(),
         category,
@@ -158,9 +150,15 @@ mod tests {
 
     #[test]
     fn objects_text_and_arrays() {
-        assert!(Document::new("s", payload(r#"{"a":"1"}"#)).object().is_ok());
+        assert!(
+            Document::new(Item::secret("s"), payload(r#"{"a":"1"}"#))
+                .object()
+                .is_ok()
+        );
         for (text, found) in [("hunter2", "plain text"), ("[1]", "a JSON array")] {
-            let err = Document::new("s", payload(text)).object().unwrap_err();
+            let err = Document::new(Item::secret("s"), payload(text))
+                .object()
+                .unwrap_err();
             assert!(
                 matches!(err, Error::WrongShape { found: f, .. } if f == found),
                 "{text}"
@@ -171,7 +169,10 @@ mod tests {
     #[test]
     fn bad_json_reports_position_not_content() {
         let canary = "CANARY-bad-json-value";
-        let document = Document::new("s", payload(&format!(r#"{{"a": "{canary}" "#)));
+        let document = Document::new(
+            Item::secret("s"),
+            payload(&format!(r#"{{"a": "{canary}" "#)),
+        );
         let err = document.object().unwrap_err();
         let Error::InvalidJson { line, column, .. } = &err else {
             panic!("{err:?}")

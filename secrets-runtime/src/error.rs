@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::item::Item;
 use crate::source::SourceKind;
 
 /// Why a secret could not be loaded into a config struct.
@@ -13,57 +14,58 @@ use crate::source::SourceKind;
 /// The error is `Clone` so that every caller waiting on one shared load gets it.
 ///
 /// ```
-/// use secrets_runtime::Error;
+/// use secrets_runtime::{Error, Item};
 ///
-/// let err = Error::NotFound { secret: "prd/lambda/jay".into(), via: secrets_runtime::SourceKind::Sdk };
+/// let err = Error::NotFound { item: Item::secret("prd/lambda/jay"), via: secrets_runtime::SourceKind::Sdk };
 /// assert_eq!(err.to_string(), "secret `prd/lambda/jay` was not found (via sdk)");
 /// assert!(!err.is_transient());
 /// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The secret name template refers to an environment variable that is not set.
-    #[error("environment variable `{var}` is not set; the secret name `{template}` needs it")]
+    /// A secret or parameter name template refers to an environment variable that is not set.
+    #[error("environment variable `{var}` is not set; the name `{template}` needs it")]
     MissingVar {
         /// The variable that was looked up.
         var: String,
-        /// The secret name template that holds the placeholder.
+        /// The name template that holds the placeholder.
         template: String,
     },
 
     /// The secret does not exist (or the version asked for does not).
-    #[error("secret `{secret}` was not found (via {via})")]
+    #[error("{item} was not found (via {via})")]
     NotFound {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Where it was looked up.
         via: SourceKind,
     },
 
     /// The caller's identity may not read the secret.
     #[error(
-        "access to secret `{secret}` was denied (via {via}): {message}; allow it with this IAM \
-         policy statement on the function's role: {}",
-        policy_statement("secretsmanager:GetSecretValue", secret_resource(.secret))
+        "access to {item} was denied (via {via}): {message}; allow it with this IAM policy \
+         statement on the function's role: {}",
+        access_statement(.item)
     )]
     AccessDenied {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Where the denial came from.
         via: SourceKind,
         /// The service's explanation (names the action and resource, never a value).
         message: String,
     },
 
-    /// Secrets Manager could not decrypt the secret with its KMS key (`DecryptionFailure`).
+    /// The secret or `SecureString` parameter could not be decrypted with its KMS key
+    /// (`DecryptionFailure`, `InvalidKeyId`).
     #[error(
-        "secret `{secret}` could not be decrypted (via {via}): {message}; with a customer managed \
+        "{item} could not be decrypted (via {via}): {message}; with a customer managed \
          KMS key the role also needs: {}",
         policy_statement("kms:Decrypt", "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID")
     )]
     Decryption {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Where the failure came from.
         via: SourceKind,
         /// The service's explanation.
@@ -71,10 +73,10 @@ pub enum Error {
     },
 
     /// One request took longer than its timeout, and no retry succeeded before the deadline.
-    #[error("reading secret `{secret}` timed out (via {via}): no answer within {after:?}")]
+    #[error("reading {item} timed out (via {via}): no answer within {after:?}")]
     TimedOut {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Which source did not answer.
         via: SourceKind,
         /// The per-request timeout.
@@ -83,21 +85,21 @@ pub enum Error {
 
     /// The extension or agent refused the request token (`X-Aws-Parameters-Secrets-Token`).
     #[error(
-        "the secrets extension on port {port} rejected the request token for secret `{secret}`: \
+        "the secrets extension on port {port} rejected the request token for {item}: \
          set AWS_SESSION_TOKEN (or AWS_TOKEN) to the token the extension expects"
     )]
     BadToken {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// The extension's port on 127.0.0.1.
         port: u16,
     },
 
     /// The service throttled the request, even after retries.
-    #[error("reading secret `{secret}` was throttled (via {via})")]
+    #[error("reading {item} was throttled (via {via})")]
     Throttled {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Which source throttled.
         via: SourceKind,
     },
@@ -105,11 +107,11 @@ pub enum Error {
     /// The extension was reachable but not ready before the load deadline.
     #[error(
         "the secrets extension on port {port} was still not ready after {waited:?} \
-         ({attempts} attempts) for secret `{secret}`"
+         ({attempts} attempts) for {item}"
     )]
     NotReady {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// The extension's port on 127.0.0.1.
         port: u16,
         /// How long the load kept trying.
@@ -121,11 +123,11 @@ pub enum Error {
     /// The source could not be reached (connection refused, reset or timed out) before the
     /// load deadline.
     #[error(
-        "could not reach {endpoint} for secret `{secret}` after {waited:?} ({attempts} attempts): {reason}"
+        "could not reach {endpoint} for {item} after {waited:?} ({attempts} attempts): {reason}"
     )]
     Unreachable {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// What was being called (`127.0.0.1:2773`, `the AWS SDK`).
         endpoint: String,
         /// How long the load kept trying.
@@ -137,10 +139,10 @@ pub enum Error {
     },
 
     /// The service answered with an error this crate has no better variant for.
-    #[error("reading secret `{secret}` failed (via {via}): {code}: {message}")]
+    #[error("reading {item} failed (via {via}): {code}: {message}")]
     Service {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Which source answered.
         via: SourceKind,
         /// The error code (`InternalServiceError`, `HTTP 500`, ...).
@@ -150,10 +152,10 @@ pub enum Error {
     },
 
     /// The source answered 200 but the body was not the expected `GetSecretValue` output.
-    #[error("the response for secret `{secret}` (via {via}) is malformed: {reason}")]
+    #[error("the response for {item} (via {via}) is malformed: {reason}")]
     InvalidResponse {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Which source answered.
         via: SourceKind,
         /// What was wrong with it (never the body itself).
@@ -161,10 +163,10 @@ pub enum Error {
     },
 
     /// The secret's value looks like JSON but does not parse.
-    #[error("secret `{secret}` is not valid JSON: {category} at line {line}, column {column}")]
+    #[error("{item} is not valid JSON: {category} at line {line}, column {column}")]
     InvalidJson {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// 1-based line of the syntax error.
         line: usize,
         /// 1-based column of the syntax error.
@@ -175,10 +177,10 @@ pub enum Error {
 
     /// The secret's value is not of the shape the struct reads (for example plain text where
     /// a JSON object with keys was expected).
-    #[error("secret `{secret}` holds {found}, but {expected} was expected")]
+    #[error("{item} holds {found}, but {expected} was expected")]
     WrongShape {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// What the struct needs (`a JSON object`).
         expected: &'static str,
         /// What the secret holds (`plain text`, `binary data`, `a JSON array`).
@@ -186,13 +188,18 @@ pub enum Error {
     },
 
     /// One or more fields are missing or could not be decoded. All are listed at once.
-    #[error("secret `{secret}`: {}", FieldList(.fields))]
+    #[error("{item}: {}", FieldList(.fields))]
     InvalidFields {
-        /// The resolved secret name.
-        secret: String,
+        /// The secret or parameter.
+        item: Item,
         /// Every field at fault, in declaration order.
         fields: Vec<FieldError>,
     },
+
+    /// Several of a struct's secrets or parameters failed, each for its own reason: all are
+    /// listed, so that one deploy can fix them all.
+    #[error("{} secrets or parameters failed: {}", .0.len(), ErrorList(.0))]
+    Several(Vec<Error>),
 
     /// The configuration of this crate (environment variables, provider settings) is wrong.
     #[error("secrets configuration: {0}")]
@@ -219,8 +226,8 @@ impl Error {
     /// errors are permanent until someone changes the secret or the configuration.
     ///
     /// ```
-    /// use secrets_runtime::{Error, SourceKind};
-    /// let err = Error::Throttled { secret: "s".into(), via: SourceKind::Extension };
+    /// use secrets_runtime::{Error, Item, SourceKind};
+    /// let err = Error::Throttled { item: Item::secret("s"), via: SourceKind::Extension };
     /// assert!(err.is_transient());
     /// ```
     #[must_use]
@@ -233,7 +240,16 @@ impl Error {
                 | Error::TimedOut { .. }
                 | Error::Service { .. }
                 | Error::Aborted(_)
-        )
+        ) || matches!(self, Error::Several(errors) if errors.iter().all(Error::is_transient))
+    }
+
+    /// One error for a list: itself when there is one, [`Error::Several`] otherwise.
+    pub(crate) fn from_list(mut errors: Vec<Error>) -> Option<Error> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Error::Several(errors)),
+        }
     }
 }
 
@@ -242,9 +258,9 @@ impl Error {
     /// would allow the read, as JSON.
     ///
     /// ```
-    /// use secrets_runtime::{Error, SourceKind};
+    /// use secrets_runtime::{Error, Item, SourceKind};
     /// let err = Error::AccessDenied {
-    ///     secret: "test/lambda/jay".into(),
+    ///     item: Item::secret("test/lambda/jay"),
     ///     via: SourceKind::Sdk,
     ///     message: "not authorized".into(),
     /// };
@@ -256,10 +272,7 @@ impl Error {
     #[must_use]
     pub fn policy_statement(&self) -> Option<String> {
         match self {
-            Error::AccessDenied { secret, .. } => Some(policy_statement(
-                "secretsmanager:GetSecretValue",
-                secret_resource(secret),
-            )),
+            Error::AccessDenied { item, .. } => Some(access_statement(item)),
             Error::Decryption { .. } => Some(policy_statement(
                 "kms:Decrypt",
                 "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID",
@@ -274,13 +287,33 @@ fn policy_statement(action: &str, resource: impl fmt::Display) -> String {
     format!(r#"{{"Effect": "Allow", "Action": "{action}", "Resource": "{resource}"}}"#)
 }
 
-/// The resource ARN for a secret: itself if it is an ARN, else a pattern matching the name
-/// (Secrets Manager appends six random characters to a secret's ARN).
-fn secret_resource(secret: &str) -> String {
-    if secret.starts_with("arn:") {
-        secret.to_owned()
-    } else {
-        format!("arn:aws:secretsmanager:*:*:secret:{secret}-*")
+/// The statement allowing the read of `item`: `secretsmanager:GetSecretValue` on the secret
+/// (its ARN, or a pattern matching the name: Secrets Manager appends six random characters to
+/// a secret's ARN), or `ssm:GetParameter` and `ssm:GetParameters` on the parameter.
+fn access_statement(item: &Item) -> String {
+    match item {
+        Item::Secret(name) if name.starts_with("arn:") => {
+            policy_statement("secretsmanager:GetSecretValue", name)
+        }
+        Item::Secret(name) => policy_statement(
+            "secretsmanager:GetSecretValue",
+            format_args!("arn:aws:secretsmanager:*:*:secret:{name}-*"),
+        ),
+        Item::Parameter(name) => {
+            let resource = if name.starts_with("arn:") {
+                name.clone()
+            } else {
+                // `/app/x` is `parameter/app/x`; a name without a leading slash gets one.
+                let path = name.split(':').next().unwrap_or(name);
+                format!(
+                    "arn:aws:ssm:*:*:parameter/{}",
+                    path.strip_prefix('/').unwrap_or(path)
+                )
+            };
+            format!(
+                r#"{{"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": "{resource}"}}"#
+            )
+        }
     }
 }
 
@@ -305,7 +338,10 @@ fn secret_resource(secret: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FieldError {
-    /// The JSON key that was read.
+    /// The secret or parameter it was read from.
+    pub item: Item,
+    /// The JSON key that was read; empty for a field that reads the whole value (`whole`, or a
+    /// `parameter` without `key`).
     pub key: String,
     /// The Rust type the field needs, as written in the struct.
     pub expected: &'static str,
@@ -317,7 +353,7 @@ pub struct FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FieldProblem {
-    /// The key is not in the secret.
+    /// The key is not in the secret (or the parameter does not exist).
     Missing,
     /// The key is `null` and the field is not an `Option`.
     Null,
@@ -342,25 +378,44 @@ pub enum FieldProblem {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (key, expected) = (&self.key, self.expected);
+        let expected = self.expected;
+        let key = if self.key.is_empty() {
+            "the value".to_owned()
+        } else {
+            format!("key `{}`", self.key)
+        };
         match &self.problem {
-            FieldProblem::Missing => write!(f, "key `{key}` is missing (expected {expected})"),
-            FieldProblem::Null => write!(f, "key `{key}` is null (expected {expected})"),
+            FieldProblem::Missing => write!(f, "{key} is missing (expected {expected})"),
+            FieldProblem::Null => write!(f, "{key} is null (expected {expected})"),
             FieldProblem::WrongShape { found } => {
-                write!(f, "key `{key}` holds {found}, not a valid {expected}")
+                write!(f, "{key} holds {found}, not a valid {expected}")
             }
             FieldProblem::Invalid { reason } => {
-                write!(f, "key `{key}` is not a valid {expected} ({reason})")
+                write!(f, "{key} is not a valid {expected} ({reason})")
             }
             FieldProblem::InvalidDefault { reason } => write!(
                 f,
-                "key `{key}` is missing and its default is not a valid {expected} ({reason})"
+                "{key} is missing and its default is not a valid {expected} ({reason})"
             ),
         }
     }
 }
 
 impl std::error::Error for FieldError {}
+
+struct ErrorList<'a>(&'a [Error]);
+
+impl fmt::Display for ErrorList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            fmt::Display::fmt(error, f)?;
+        }
+        Ok(())
+    }
+}
 
 struct FieldList<'a>(&'a [FieldError]);
 

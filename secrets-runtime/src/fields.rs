@@ -1,110 +1,259 @@
-//! Reading a struct's fields from a parsed secret, collecting every error so that one load
-//! reports them all.
+//! Reading a struct's fields from its fetched secrets and parameters, collecting every error
+//! so that one load reports them all.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::Item;
 use crate::decode::ValueError;
 use crate::document::{Document, RawValue};
 use crate::error::{Error, FieldError, FieldProblem};
+use crate::plan::{Documents, SourceRef};
 
-impl Document {
-    /// A reader of this document's fields, for generated code.
-    #[doc(hidden)]
-    #[must_use]
-    pub fn fields(&self) -> Fields<'_> {
-        Fields {
-            document: self,
-            errors: Vec::new(),
-            shape: None,
-        }
-    }
-}
-
-/// Reads a struct's fields from a secret, collecting every error.
+/// Reads a struct's fields, collecting every error.
 ///
-/// Each reader returns `None` after recording an error; [`Fields::finish`] turns the
-/// collected errors into one [`Error`].
+/// Each reader takes the field's source and returns `None` after recording an error;
+/// [`Fields::finish`] turns the collected errors into one [`Error`]. Keyed readers read a key
+/// of a JSON object; `whole` readers read the entire value (a `whole` secret field, or a
+/// parameter). A parameter that does not exist reads as missing.
 #[doc(hidden)]
 pub struct Fields<'a> {
-    document: &'a Document,
+    documents: &'a Documents,
     errors: Vec<FieldError>,
-    /// The secret is not of the shape a field needs: reported instead of per-field errors.
-    shape: Option<Error>,
+    /// Errors of whole sources (wrong shape, invalid JSON), one per source, instead of
+    /// per-field errors.
+    problems: Vec<Error>,
+}
+
+/// What a lookup found.
+enum Found<V> {
+    Missing,
+    Null,
+    Value(V),
 }
 
 impl<'a> Fields<'a> {
-    /// The JSON object that keyed fields read, or `None` after recording why there is none.
-    fn object(&mut self) -> Option<&'a Map<String, Value>> {
-        match self.document.object() {
-            Ok(object) => Some(object),
+    /// A reader of `documents`.
+    pub(crate) fn new(documents: &'a Documents) -> Self {
+        Self {
+            documents,
+            errors: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// `key` of `source`'s JSON object, or `None` after recording why there is no object.
+    fn keyed(&mut self, source: SourceRef, key: &str) -> Option<(&'a Item, Found<&'a Value>)> {
+        let (item, document) = self.source(source)?;
+        let Some(document) = document else {
+            return Some((item, Found::Missing));
+        };
+        let object = match document.object() {
+            Ok(object) => object,
             Err(err) => {
-                self.shape.get_or_insert(err);
+                self.problem(err);
+                return None;
+            }
+        };
+        let found = match object.get(key) {
+            None => Found::Missing,
+            Some(Value::Null) => Found::Null,
+            Some(value) => Found::Value(value),
+        };
+        Some((item, found))
+    }
+
+    /// The entire string value of `source`, or `None` after recording that it is binary.
+    fn whole_text(&mut self, source: SourceRef) -> Option<(&'a Item, Found<&'a str>)> {
+        let (item, document) = self.source(source)?;
+        let Some(document) = document else {
+            return Some((item, Found::Missing));
+        };
+        match &document.value {
+            RawValue::String(text) => Some((item, Found::Value(text.as_str()))),
+            RawValue::Binary(_) => {
+                self.problem(Error::WrongShape {
+                    item: item.clone(),
+                    expected: "a string secret",
+                    found: "binary data",
+                });
                 None
             }
         }
     }
 
-    fn wrong_shape(&mut self, expected: &'static str, found: &'static str) {
-        self.shape.get_or_insert_with(|| Error::WrongShape {
-            secret: self.document.secret.clone(),
-            expected,
-            found,
-        });
+    fn source(&mut self, source: SourceRef) -> Option<(&'a Item, Option<&'a Document>)> {
+        match self.documents.get(source) {
+            Ok(found) => Some(found),
+            Err(err) => {
+                self.problem(err);
+                None
+            }
+        }
+    }
+
+    /// Records a problem of a whole source, once per source.
+    fn problem(&mut self, err: Error) {
+        let text = err.to_string();
+        if !self.problems.iter().any(|p| p.to_string() == text) {
+            self.problems.push(err);
+        }
     }
 
     /// A field that must be present and not null.
     pub fn required<T>(
         &mut self,
+        source: SourceRef,
         key: &str,
         expected: &'static str,
         decode: impl FnOnce(&Value) -> Result<T, ValueError>,
     ) -> Option<T> {
-        match self.object()?.get(key) {
-            None => self.fail(key, expected, FieldProblem::Missing),
-            Some(Value::Null) => self.fail(key, expected, FieldProblem::Null),
-            Some(value) => self.record(key, expected, decode(value)),
-        }
+        let (item, found) = self.keyed(source, key)?;
+        self.require(item, key, expected, found, decode)
     }
 
     /// An `Option<T>` field: missing or null is `None`.
     pub fn optional<T>(
         &mut self,
+        source: SourceRef,
         key: &str,
         expected: &'static str,
         decode: impl FnOnce(&Value) -> Result<T, ValueError>,
     ) -> Option<Option<T>> {
-        match self.object()?.get(key) {
-            None | Some(Value::Null) => Some(None),
-            Some(value) => self.record(key, expected, decode(value)).map(Some),
-        }
+        let (item, found) = self.keyed(source, key)?;
+        self.optionally(item, key, expected, found, decode)
     }
 
     /// A field with a default: a missing key takes `default()`. Null or invalid values are
     /// errors, never defaulted.
     pub fn or_else<T>(
         &mut self,
+        source: SourceRef,
         key: &str,
         expected: &'static str,
         decode: impl FnOnce(&Value) -> Result<T, ValueError>,
         default: impl FnOnce() -> T,
     ) -> Option<T> {
-        match self.object()?.get(key) {
-            None => Some(default()),
-            Some(Value::Null) => self.fail(key, expected, FieldProblem::Null),
-            Some(value) => self.record(key, expected, decode(value)),
-        }
+        let (item, found) = self.keyed(source, key)?;
+        self.defaulted(item, key, expected, found, decode, || Ok(default()))
     }
 
     /// A field with `default = "literal"`: a missing key decodes the literal like a value.
     pub fn or_literal<T>(
         &mut self,
+        source: SourceRef,
         key: &str,
         expected: &'static str,
         decode: impl Fn(&Value) -> Result<T, ValueError>,
         literal: &'static str,
     ) -> Option<T> {
-        match self.object()?.get(key) {
-            None => match decode(&Value::String(literal.to_owned())) {
+        let (item, found) = self.keyed(source, key)?;
+        let default = || decode(&Value::String(literal.to_owned()));
+        self.defaulted(item, key, expected, found, &decode, default)
+    }
+
+    /// The entire value: a `whole` secret field (plain text or the JSON text itself) or a
+    /// `parameter` field, which must exist.
+    pub fn whole<T>(
+        &mut self,
+        source: SourceRef,
+        expected: &'static str,
+        decode: impl FnOnce(&str) -> Result<T, ValueError>,
+    ) -> Option<T> {
+        let (item, found) = self.whole_text(source)?;
+        self.require(item, "", expected, found, decode)
+    }
+
+    /// An `Option<T>` `parameter` field: a parameter that does not exist is `None`.
+    pub fn whole_optional<T>(
+        &mut self,
+        source: SourceRef,
+        expected: &'static str,
+        decode: impl FnOnce(&str) -> Result<T, ValueError>,
+    ) -> Option<Option<T>> {
+        let (item, found) = self.whole_text(source)?;
+        self.optionally(item, "", expected, found, decode)
+    }
+
+    /// A `parameter` field with a default: a parameter that does not exist takes `default()`.
+    pub fn whole_or_else<T>(
+        &mut self,
+        source: SourceRef,
+        expected: &'static str,
+        decode: impl FnOnce(&str) -> Result<T, ValueError>,
+        default: impl FnOnce() -> T,
+    ) -> Option<T> {
+        let (item, found) = self.whole_text(source)?;
+        self.defaulted(item, "", expected, found, decode, || Ok(default()))
+    }
+
+    /// A `parameter` field with `default = "literal"`: the literal decodes like the value.
+    pub fn whole_or_literal<T>(
+        &mut self,
+        source: SourceRef,
+        expected: &'static str,
+        decode: impl Fn(&str) -> Result<T, ValueError>,
+        literal: &'static str,
+    ) -> Option<T> {
+        let (item, found) = self.whole_text(source)?;
+        self.defaulted(item, "", expected, found, &decode, || decode(literal))
+    }
+
+    /// `#[secret(binary)]`: a `SecretBinary` value.
+    pub fn binary(&mut self, source: SourceRef) -> Option<Vec<u8>> {
+        let (item, document) = self.source(source)?;
+        match document.map(|d| &d.value) {
+            Some(RawValue::Binary(bytes)) => Some(bytes.to_vec()),
+            Some(RawValue::String(_)) | None => {
+                self.problem(Error::WrongShape {
+                    item: item.clone(),
+                    expected: "a binary secret (`SecretBinary`)",
+                    found: "a string",
+                });
+                None
+            }
+        }
+    }
+
+    fn require<V, T>(
+        &mut self,
+        item: &Item,
+        key: &str,
+        expected: &'static str,
+        found: Found<V>,
+        decode: impl FnOnce(V) -> Result<T, ValueError>,
+    ) -> Option<T> {
+        match found {
+            Found::Missing => self.fail(item, key, expected, FieldProblem::Missing),
+            Found::Null => self.fail(item, key, expected, FieldProblem::Null),
+            Found::Value(value) => self.record(item, key, expected, decode(value)),
+        }
+    }
+
+    fn optionally<V, T>(
+        &mut self,
+        item: &Item,
+        key: &str,
+        expected: &'static str,
+        found: Found<V>,
+        decode: impl FnOnce(V) -> Result<T, ValueError>,
+    ) -> Option<Option<T>> {
+        match found {
+            Found::Missing | Found::Null => Some(None),
+            Found::Value(value) => self.record(item, key, expected, decode(value)).map(Some),
+        }
+    }
+
+    fn defaulted<V, T>(
+        &mut self,
+        item: &Item,
+        key: &str,
+        expected: &'static str,
+        found: Found<V>,
+        decode: impl FnOnce(V) -> Result<T, ValueError>,
+        default: impl FnOnce() -> Result<T, ValueError>,
+    ) -> Option<T> {
+        match found {
+            Found::Missing => match default() {
                 Ok(value) => Some(value),
                 Err(ValueError(problem)) => {
                     let reason = match problem {
@@ -114,72 +263,60 @@ impl<'a> Fields<'a> {
                         | FieldProblem::Null
                         | FieldProblem::InvalidDefault { .. } => "it does not decode".to_owned(),
                     };
-                    self.fail(key, expected, FieldProblem::InvalidDefault { reason })
+                    self.fail(item, key, expected, FieldProblem::InvalidDefault { reason })
                 }
             },
-            Some(Value::Null) => self.fail(key, expected, FieldProblem::Null),
-            Some(value) => self.record(key, expected, decode(value)),
-        }
-    }
-
-    /// `#[secret(whole)]`: the entire secret string (plain text or the JSON text itself).
-    pub fn whole<T>(
-        &mut self,
-        expected: &'static str,
-        decode: impl FnOnce(&str) -> Result<T, ValueError>,
-    ) -> Option<T> {
-        match &self.document.value {
-            RawValue::String(text) => self.record("(whole secret)", expected, decode(text)),
-            RawValue::Binary(_) => {
-                self.wrong_shape("a string secret", "binary data");
-                None
-            }
-        }
-    }
-
-    /// `#[secret(binary)]`: a `SecretBinary` value.
-    pub fn binary(&mut self) -> Option<Vec<u8>> {
-        match &self.document.value {
-            RawValue::Binary(bytes) => Some(bytes.to_vec()),
-            RawValue::String(_) => {
-                self.wrong_shape("a binary secret (`SecretBinary`)", "a string");
-                None
-            }
+            Found::Null => self.fail(item, key, expected, FieldProblem::Null),
+            Found::Value(value) => self.record(item, key, expected, decode(value)),
         }
     }
 
     /// Ends reading: every error found, or none.
     ///
     /// # Errors
-    /// [`Error::WrongShape`] when the secret's shape did not fit, otherwise
-    /// [`Error::InvalidFields`] listing each field at fault.
+    /// [`Error::WrongShape`] or [`Error::InvalidJson`] for a source whose shape did not fit,
+    /// [`Error::InvalidFields`] listing each field at fault in a source, and
+    /// [`Error::Several`] when more than one source has errors.
     pub fn finish(self) -> Result<(), Error> {
-        if let Some(shape) = self.shape {
-            return Err(shape);
+        let mut errors = self.problems;
+        let mut fields = self.errors;
+        while let Some(first) = fields.first() {
+            let item = first.item.clone();
+            let (of_item, rest): (Vec<_>, Vec<_>) =
+                fields.into_iter().partition(|f| f.item == item);
+            errors.push(Error::InvalidFields {
+                item,
+                fields: of_item,
+            });
+            fields = rest;
         }
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvalidFields {
-                secret: self.document.secret.clone(),
-                fields: self.errors,
-            })
+        match Error::from_list(errors) {
+            Some(err) => Err(err),
+            None => Ok(()),
         }
     }
 
     fn record<T>(
         &mut self,
+        item: &Item,
         key: &str,
         expected: &'static str,
         result: Result<T, ValueError>,
     ) -> Option<T> {
         result
-            .map_err(|ValueError(problem)| self.fail::<T>(key, expected, problem))
+            .map_err(|ValueError(problem)| self.fail::<T>(item, key, expected, problem))
             .ok()
     }
 
-    fn fail<T>(&mut self, key: &str, expected: &'static str, problem: FieldProblem) -> Option<T> {
+    fn fail<T>(
+        &mut self,
+        item: &Item,
+        key: &str,
+        expected: &'static str,
+        problem: FieldProblem,
+    ) -> Option<T> {
         self.errors.push(FieldError {
+            item: item.clone(),
             key: key.to_owned(),
             expected,
             problem,
@@ -188,15 +325,15 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Decodes a whole struct from a document.
-pub(crate) fn decode<T: crate::FromSecret>(document: &Document) -> Result<T, Error> {
-    let mut fields = document.fields();
+/// Decodes a whole struct from its documents.
+pub(crate) fn decode<T: crate::FromSecret>(documents: &Documents) -> Result<T, Error> {
+    let mut fields = Fields::new(documents);
     let value = T::read_fields(&mut fields);
     fields.finish()?;
     value.ok_or_else(|| {
-        Error::Config(format!(
-            "internal error: secret `{}` decoded incompletely",
-            document.secret
-        ))
+        let item = documents
+            .first_item()
+            .map_or_else(|| "no source".to_owned(), ToString::to_string);
+        Error::Config(format!("internal error: {item} decoded incompletely"))
     })
 }

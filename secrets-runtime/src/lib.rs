@@ -37,7 +37,9 @@ mod decode;
 mod document;
 mod error;
 mod fields;
+mod item;
 mod jitter;
+mod plan;
 mod provider;
 mod snapshot;
 mod source;
@@ -50,16 +52,17 @@ use std::sync::Arc;
 
 pub use decode::{SecretValue, ValueError};
 pub use error::{Error, FieldError, FieldProblem};
+pub use item::Item;
 pub use provider::{Provider, ProviderBuilder};
 pub use secrecy::{ExposeSecret, SecretString};
 /// Derives [`FromSecret`](trait@FromSecret) for a struct with named fields; see the README's
 /// attribute reference.
 pub use secrets_derive::FromSecret;
 pub use snapshot::{Snapshot, Stats};
-pub use source::local::local_secret_var;
+pub use source::local::{local_parameter_var, local_secret_var};
 pub use source::{Source, SourceKind};
 
-/// A config struct loaded from one secret. Derive it with `#[derive(FromSecret)]`; the
+/// A config struct loaded from its secrets and parameters. Derive it with `#[derive(FromSecret)]`; the
 /// provided methods are the whole API.
 ///
 /// `load()` at cold start, `get()` on the hot path:
@@ -86,6 +89,11 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     /// `#[secret(flatten)]` calls it on the parent's document.
     #[doc(hidden)]
     fn read_fields(fields: &mut __private::Fields<'_>) -> Option<Self>;
+
+    /// Adds the secrets and parameters this struct's fields read to `sources`.
+    /// `#[secret(flatten)]` calls it for the nested struct.
+    #[doc(hidden)]
+    fn sources(sources: &mut __private::Sources);
 
     #[doc(hidden)]
     fn cache() -> &'static __private::Cache<Self>;
@@ -172,8 +180,8 @@ pub mod __private {
         Decoder, ViaFallback, ViaFromStr, ViaSecretValue, decode_json, decode_json_str,
         decode_with, decode_with_str,
     };
-    pub use crate::document::Document;
     pub use crate::fields::Fields;
+    pub use crate::plan::{SourceRef, Sources};
     pub use core::default::Default;
     pub use core::option::Option::{self, None, Some};
     pub use core::result::Result::{self, Err, Ok};
@@ -183,7 +191,7 @@ pub mod __private {
     /// The container attributes of a derived struct.
     #[derive(Debug, Clone, Copy)]
     pub struct SecretSpec {
-        /// The secret name template.
+        /// The secret name template; empty when every field names its own source.
         pub name: &'static str,
         /// A variable whose value, when set, is the whole secret name.
         pub name_env: Option<&'static str>,

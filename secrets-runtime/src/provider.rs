@@ -1,6 +1,7 @@
 //! The provider: which source to read, with which settings, and the environment that fills
 //! secret name templates.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -10,9 +11,9 @@ use tracing::Instrument as _;
 use crate::document::SecretPayload;
 use crate::source::extension::{ExtensionConfig, ExtensionSource};
 use crate::source::local::{self, LocalSource};
-use crate::source::{SecretRequest, Source};
+use crate::source::{Request, Source, SourceKind};
 use crate::vars::Vars;
-use crate::{Error, template};
+use crate::{Error, Item, template};
 
 /// Reads secrets from the source chosen at run time. Most programs never build one: the
 /// derived `load()` uses [`Provider::global`], configured from the environment.
@@ -121,86 +122,186 @@ impl Provider {
         self.resolve_name(spec.name)
     }
 
-    /// Fetches one secret from the configured source, with the fallback of auto mode.
-    ///
-    /// Runs in a `secret_fetch` span with the secret's name, the source that answered and the
-    /// latency; never the value.
-    pub(crate) async fn fetch(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
-        let span = tracing::info_span!(
-            "secret_fetch",
-            secret = %request.name,
-            forced = request.refresh_now,
-            source = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let result = async {
-            match self.source {
-                Source::Local => self.local.fetch(request, &self.vars).await,
-                Source::Extension => {
-                    self.extension
-                        .fetch(request, &self.vars, self.extension.deadline())
-                        .await
-                }
-                Source::Sdk => self.fetch_sdk(request).await,
-                Source::Auto => self.fetch_auto(request).await,
-            }
+    /// The kind of source this provider reads first.
+    pub(crate) fn source_kind(&self) -> SourceKind {
+        match self.source {
+            Source::Local => SourceKind::Local,
+            Source::Sdk => SourceKind::Sdk,
+            Source::Auto | Source::Extension => SourceKind::Extension,
         }
-        .instrument(span.clone())
-        .await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-        span.record("latency_ms", latency_ms);
-        let _entered = span.enter();
-        match &result {
-            Ok(payload) => {
-                span.record("source", tracing::field::display(payload.via));
-                tracing::debug!(source = %payload.via, latency_ms, "fetched secret");
-            }
-            Err(err) => tracing::debug!(latency_ms, error = %err, "fetching secret failed"),
-        }
-        result
     }
 
-    async fn fetch_auto(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
+    /// Fetches every request of one load from the configured source, with the fallback of
+    /// auto mode: through the extension concurrently (at most its connection limit at once),
+    /// through the SDK in batches, locally one by one.
+    ///
+    /// Returns one payload per request, `None` for a parameter that does not exist (its fields
+    /// read as missing). Every other failure is returned, all of them when several fail.
+    pub(crate) async fn fetch_all(
+        &self,
+        requests: &[Request],
+    ) -> Result<Vec<Option<SecretPayload>>, Error> {
+        let all: Vec<&Request> = requests.iter().collect();
+        let results = match self.source {
+            Source::Local => {
+                let mut results = Vec::with_capacity(all.len());
+                for request in all {
+                    results.push(traced(request, self.local.fetch(request, &self.vars)).await);
+                }
+                results
+            }
+            Source::Extension => self.fetch_extension(&all, self.extension.deadline()).await,
+            Source::Sdk => self.fetch_sdk(&all).await,
+            Source::Auto => self.fetch_auto(&all).await,
+        };
+        let mut payloads = Vec::with_capacity(results.len());
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(payload) => payloads.push(Some(payload)),
+                Err(Error::NotFound {
+                    item: Item::Parameter(name),
+                    via,
+                }) => {
+                    tracing::debug!(parameter = %name, %via, "parameter does not exist; its fields read as missing");
+                    payloads.push(None);
+                }
+                Err(err) => errors.push(err),
+            }
+        }
+        match Error::from_list(errors) {
+            Some(err) => Err(err),
+            None => Ok(payloads),
+        }
+    }
+
+    /// Through the extension, at most its connection limit
+    /// (`PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`) at once.
+    async fn fetch_extension(
+        &self,
+        requests: &[&Request],
+        deadline: Duration,
+    ) -> Vec<Result<SecretPayload, Error>> {
+        let limit = tokio::sync::Semaphore::new(self.extension.max_connections());
+        let mut fetches = Vec::with_capacity(requests.len());
+        for &request in requests {
+            let limit = &limit;
+            fetches.push(async move {
+                // Never closed, so acquiring only waits.
+                let _permit = limit.acquire().await.ok();
+                traced(request, self.extension.fetch(request, &self.vars, deadline)).await
+            });
+        }
+        futures_util::future::join_all(fetches).await
+    }
+
+    async fn fetch_auto(&self, requests: &[&Request]) -> Vec<Result<SecretPayload, Error>> {
         // Off Lambda there is rarely an agent: one attempt, then the SDK at once.
         let deadline = if self.vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
             self.extension.deadline()
         } else {
             Duration::ZERO
         };
-        match self.extension.fetch(request, &self.vars, deadline).await {
-            // The extension is absent, starting, overloaded or failing: the SDK may still work.
-            // Not-found, access denied and decoding errors would be the same through the SDK.
-            Err(
-                err @ (Error::Unreachable { .. }
-                | Error::NotReady { .. }
-                | Error::TimedOut { .. }
-                | Error::Throttled { .. }
-                | Error::Service { .. }),
-            ) if cfg!(feature = "sdk") => {
+        let mut results = self.fetch_extension(requests, deadline).await;
+        if !cfg!(feature = "sdk") {
+            return results;
+        }
+        // The extension is absent, starting, overloaded or failing: the SDK may still work.
+        // Not-found, access denied and decoding errors would be the same through the SDK.
+        let unavailable: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, result)| {
+                matches!(
+                    result,
+                    Err(Error::Unreachable { .. }
+                        | Error::NotReady { .. }
+                        | Error::TimedOut { .. }
+                        | Error::Throttled { .. }
+                        | Error::Service { .. })
+                )
+            })
+            .map(|(index, _)| index)
+            .collect();
+        if unavailable.is_empty() {
+            return results;
+        }
+        for &index in &unavailable {
+            if let Err(err) = &results[index] {
                 tracing::warn!(
-                    secret = %request.name,
+                    item = %requests[index].item(),
                     error = %err,
                     "the secrets extension is not available; falling back to the AWS SDK"
                 );
-                self.fetch_sdk(request).await
             }
-            result => result,
         }
+        let retry: Vec<&Request> = unavailable.iter().map(|&i| requests[i]).collect();
+        let retried = self.fetch_sdk(&retry).await;
+        for (index, result) in unavailable.into_iter().zip(retried) {
+            results[index] = result;
+        }
+        results
     }
 
+    /// Through the SDK: secrets in `BatchGetSecretValue` calls, parameters in `GetParameters`
+    /// calls (with the `ssm` feature).
     #[cfg(feature = "sdk")]
-    async fn fetch_sdk(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
-        self.sdk.fetch(request).await
+    async fn fetch_sdk(&self, requests: &[&Request]) -> Vec<Result<SecretPayload, Error>> {
+        self.sdk.fetch_all(requests).await
     }
 
     #[cfg(not(feature = "sdk"))]
     #[allow(clippy::unused_async)]
-    async fn fetch_sdk(&self, _request: &SecretRequest) -> Result<SecretPayload, Error> {
-        Err(Error::Config(
-            "the `sdk` source needs the `sdk` feature of secrets-runtime".into(),
-        ))
+    async fn fetch_sdk(&self, requests: &[&Request]) -> Vec<Result<SecretPayload, Error>> {
+        requests
+            .iter()
+            .map(|_| {
+                Err(Error::Config(
+                    "the `sdk` source needs the `sdk` feature of secrets-runtime".into(),
+                ))
+            })
+            .collect()
     }
+}
+
+/// Runs one fetch in a `secret_fetch` (or `parameter_fetch`) span with the name, whether it
+/// is forced, the source that answered and the latency; never the value.
+pub(crate) async fn traced(
+    request: &Request,
+    fetch: impl Future<Output = Result<SecretPayload, Error>>,
+) -> Result<SecretPayload, Error> {
+    let kind = match request {
+        Request::Secret(_) => "secret",
+        Request::Parameter(_) => "parameter",
+    };
+    let span = match request {
+        Request::Secret(secret) => tracing::info_span!(
+            "secret_fetch",
+            secret = %secret.name,
+            forced = secret.refresh_now,
+            source = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        ),
+        Request::Parameter(name) => tracing::info_span!(
+            "parameter_fetch",
+            parameter = %name,
+            source = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        ),
+    };
+    let started = Instant::now();
+    let result = fetch.instrument(span.clone()).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    span.record("latency_ms", latency_ms);
+    let _entered = span.enter();
+    match &result {
+        Ok(payload) => {
+            span.record("source", tracing::field::display(payload.via));
+            tracing::debug!(source = %payload.via, latency_ms, "fetched {kind}");
+        }
+        Err(err) => tracing::debug!(latency_ms, error = %err, "fetching {kind} failed"),
+    }
+    result
 }
 
 /// Builds a [`Provider`].
@@ -225,6 +326,8 @@ pub struct ProviderBuilder {
     local_path: Option<PathBuf>,
     #[cfg(feature = "sdk")]
     sdk_client: Option<aws_sdk_secretsmanager::Client>,
+    #[cfg(feature = "ssm")]
+    ssm_client: Option<aws_sdk_ssm::Client>,
 }
 
 /// Variable names only, and no token: their values may be secrets.
@@ -241,8 +344,8 @@ impl std::fmt::Debug for ProviderBuilder {
 
 impl ProviderBuilder {
     /// Applies the environment variables: `SECRETS_SOURCE`, `SECRETS_LOCAL_PATH`,
-    /// `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`, `SECRETS_MANAGER_TIMEOUT_MILLIS` and
-    /// `SECRETS_EXTENSION_DEADLINE_MILLIS`.
+    /// `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`, `PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`,
+    /// `SECRETS_MANAGER_TIMEOUT_MILLIS` and `SECRETS_EXTENSION_DEADLINE_MILLIS`.
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable whose value is unusable.
@@ -256,6 +359,11 @@ impl ProviderBuilder {
         }
         if let Some(port) = number::<u16>(vars, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")? {
             self.extension.port = port;
+        }
+        if let Some(max) = number::<usize>(vars, "PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS")?
+            .filter(|m| *m > 0)
+        {
+            self.extension.max_connections = max;
         }
         if let Some(millis) =
             number::<u64>(vars, "SECRETS_MANAGER_TIMEOUT_MILLIS")?.filter(|m| *m > 0)
@@ -297,6 +405,13 @@ impl ProviderBuilder {
         self
     }
 
+    /// How many requests a load sends the extension at once (default 3, the extension's own
+    /// connection limit; at least 1).
+    pub fn extension_max_connections(mut self, max: usize) -> Self {
+        self.extension.max_connections = max.max(1);
+        self
+    }
+
     /// How long one request to the extension may take (default 3 s).
     pub fn extension_request_timeout(mut self, timeout: Duration) -> Self {
         self.extension.request_timeout = timeout;
@@ -316,10 +431,17 @@ impl ProviderBuilder {
         self
     }
 
-    /// An SDK client to use instead of one built from the `aws-config` defaults.
+    /// A Secrets Manager client to use instead of one built from the `aws-config` defaults.
     #[cfg(feature = "sdk")]
     pub fn sdk_client(mut self, client: aws_sdk_secretsmanager::Client) -> Self {
         self.sdk_client = Some(client);
+        self
+    }
+
+    /// A Parameter Store client to use instead of one built from the `aws-config` defaults.
+    #[cfg(feature = "ssm")]
+    pub fn ssm_client(mut self, client: aws_sdk_ssm::Client) -> Self {
+        self.ssm_client = Some(client);
         self
     }
 
@@ -336,10 +458,11 @@ impl ProviderBuilder {
                     .unwrap_or_else(|| local::DEFAULT_PATH.into()),
             },
             #[cfg(feature = "sdk")]
-            sdk: self
-                .sdk_client
-                .map(crate::source::sdk::SdkSource::with_client)
-                .unwrap_or_default(),
+            sdk: crate::source::sdk::SdkSource::new(
+                self.sdk_client,
+                #[cfg(feature = "ssm")]
+                self.ssm_client,
+            ),
         }
     }
 }

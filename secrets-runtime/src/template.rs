@@ -113,7 +113,7 @@ mod tests {
             if var == "STAGE" && template == "{STAGE}/lambda/jay"));
         assert_eq!(
             err.to_string(),
-            "environment variable `STAGE` is not set; the secret name `{STAGE}/lambda/jay` needs it"
+            "environment variable `STAGE` is not set; the name `{STAGE}/lambda/jay` needs it"
         );
     }
 

@@ -13,7 +13,10 @@
 //! 4. through the agent on loopback: a raw HTTP GET, and an uncached load through this
 //!    library (`T::fetch`: the request and the decoding a cold load makes);
 //! 5. through the SDK to moto: a raw `GetSecretValue`, and an uncached load through this
-//!    library.
+//!    library;
+//! 6. a cold load of a struct with 4 sources against 4 sequential calls: 4 secrets through the
+//!    agent (raw GETs one after the other), and 2 secrets and 2 parameters through the SDK
+//!    (`GetSecretValue`, `GetSecretValue`, `GetParameter`, `GetParameter`).
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -29,7 +32,9 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use secrets_runtime::{FromSecret, Provider, SecretString, Source};
-use secrets_tests::{agent_port, agent_token, create_secret, moto, unique_name};
+use secrets_tests::{
+    agent_port, agent_token, create_secret, moto, moto_ssm, put_parameter, unique_name,
+};
 
 /// The config under test, as this library reads it.
 #[derive(Debug, FromSecret)]
@@ -40,6 +45,34 @@ struct Jay {
     db_port: u16,
     debug: bool,
     api_key: SecretString,
+}
+
+/// A struct of 4 secrets: its own and 3 others.
+#[derive(Debug, FromSecret)]
+#[allow(dead_code)]
+#[secret(name = "{BENCH_SECRET_NAME}")]
+struct FourSecrets {
+    db_host: String,
+    #[secret(from = "{BENCH_SECRET_NAME}-b", key = "db_port")]
+    port_b: u16,
+    #[secret(from = "{BENCH_SECRET_NAME}-c", key = "db_port")]
+    port_c: u16,
+    #[secret(from = "{BENCH_SECRET_NAME}-d", key = "api_key")]
+    api_key: SecretString,
+}
+
+/// A struct of 2 secrets and 2 parameters (one `SecureString`).
+#[derive(Debug, FromSecret)]
+#[allow(dead_code)]
+#[secret(name = "{BENCH_SECRET_NAME}")]
+struct TwoAndTwo {
+    db_host: String,
+    #[secret(from = "{BENCH_SECRET_NAME}-b", key = "api_key")]
+    api_key: SecretString,
+    #[secret(parameter = "/{BENCH_SECRET_NAME}/hosts")]
+    hosts: Vec<String>,
+    #[secret(parameter = "/{BENCH_SECRET_NAME}/password")]
+    password: SecretString,
 }
 
 /// The same config, as a user of `aws_secretsmanager_caching` writes it.
@@ -71,7 +104,24 @@ fn main() {
         .build()
         .expect("runtime");
     let name = unique_name("bench/lambda/jay");
-    runtime.block_on(create_secret(&name, VALUE));
+    runtime.block_on(async {
+        create_secret(&name, VALUE).await;
+        for suffix in ["b", "c", "d"] {
+            create_secret(&format!("{name}-{suffix}"), VALUE).await;
+        }
+        put_parameter(
+            &format!("/{name}/hosts"),
+            "StringList",
+            "a.internal,b.internal",
+        )
+        .await;
+        put_parameter(
+            &format!("/{name}/password"),
+            "SecureString",
+            "bench-password",
+        )
+        .await;
+    });
     let output = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("criterion");
     let mut criterion = Criterion::default()
         .output_directory(&output)
@@ -84,6 +134,7 @@ fn main() {
     aws_caching_client(&mut criterion, &runtime, &name);
     extension(&mut criterion, &runtime, &name);
     sdk(&mut criterion, &runtime, &name);
+    four_sources(&mut criterion, &runtime, &name);
     criterion.final_summary();
     print_ratios(&output);
 }
@@ -255,6 +306,98 @@ fn sdk(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
     group.finish();
 }
 
+/// A cold load of a struct with 4 sources, against the 4 calls a user makes one after the
+/// other today: through the agent (4 secrets) and through the SDK (2 secrets, 2 parameters).
+fn four_sources(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
+    let http: HttpClient<_, Empty<Bytes>> = HttpClient::builder(TokioExecutor::new()).build_http();
+    let token = agent_token();
+    let names: Vec<String> = std::iter::once(name.to_owned())
+        .chain(["b", "c", "d"].map(|s| format!("{name}-{s}")))
+        .collect();
+    let four_gets = || async {
+        for secret in &names {
+            let uri = format!(
+                "http://127.0.0.1:{}/secretsmanager/get?secretId={}",
+                agent_port(),
+                secret.replace('/', "%2F")
+            );
+            let request = http::Request::get(&uri)
+                .header("X-Aws-Parameters-Secrets-Token", &token)
+                .body(Empty::new())
+                .expect("request");
+            let response = http.request(request).await.expect("agent answers");
+            assert!(response.status().is_success());
+            let body = response.into_body().collect().await.expect("body");
+            black_box(body.to_bytes().len());
+        }
+    };
+    let agent = extension_provider(name);
+    let agent_load = || async {
+        black_box(FourSecrets::fetch(&agent).await.expect("loads").port_b);
+    };
+
+    let (secrets, ssm) = runtime.block_on(async { (moto().await, moto_ssm().await) });
+    let (other, hosts, password) = (
+        format!("{name}-b"),
+        format!("/{name}/hosts"),
+        format!("/{name}/password"),
+    );
+    let four_calls = || async {
+        for secret in [name, other.as_str()] {
+            let output = secrets
+                .get_secret_value()
+                .secret_id(secret)
+                .send()
+                .await
+                .expect("moto answers");
+            black_box(output.secret_string().map(str::len));
+        }
+        for parameter in [&hosts, &password] {
+            let output = ssm
+                .get_parameter()
+                .name(parameter)
+                .with_decryption(true)
+                .send()
+                .await
+                .expect("moto answers");
+            black_box(output.parameter().and_then(|p| p.value()).map(str::len));
+        }
+    };
+    let sdk = Provider::builder()
+        .source(Source::Sdk)
+        .sdk_client(secrets.clone())
+        .ssm_client(ssm.clone())
+        .var("BENCH_SECRET_NAME", name)
+        .build();
+    let sdk_load = || async {
+        black_box(TwoAndTwo::fetch(&sdk).await.expect("loads").hosts.len());
+    };
+
+    let mut group = c.benchmark_group("four_sources");
+    group
+        .sample_size(40)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("agent_four_sequential_gets", |b| {
+        b.to_async(runtime).iter_custom(|iters| {
+            interleaved(iters, &four_gets, &agent_load, false, &FOUR_AGENT_PAIR)
+        });
+    });
+    group.bench_function("agent_cold_load", |b| {
+        b.to_async(runtime).iter_custom(|iters| {
+            interleaved(iters, &four_gets, &agent_load, true, &FOUR_AGENT_PAIR)
+        });
+    });
+    group.bench_function("sdk_four_sequential_calls", |b| {
+        b.to_async(runtime)
+            .iter_custom(|iters| interleaved(iters, &four_calls, &sdk_load, false, &FOUR_SDK_PAIR));
+    });
+    group.bench_function("sdk_cold_load", |b| {
+        b.to_async(runtime)
+            .iter_custom(|iters| interleaved(iters, &four_calls, &sdk_load, true, &FOUR_SDK_PAIR));
+    });
+    group.finish();
+}
+
 /// Time spent in each call of a pair of rows, over all their iterations.
 struct PairTotals {
     baseline_nanos: AtomicU64,
@@ -278,6 +421,8 @@ impl PairTotals {
 
 static EXTENSION_PAIR: PairTotals = PairTotals::new();
 static SDK_PAIR: PairTotals = PairTotals::new();
+static FOUR_AGENT_PAIR: PairTotals = PairTotals::new();
+static FOUR_SDK_PAIR: PairTotals = PairTotals::new();
 
 /// Round trips drift (a Python server, connection reuse, CPU frequency), so the two rows of a
 /// pair are measured alternately: each iteration runs the baseline call, then the library's,
@@ -407,6 +552,30 @@ fn print_ratios(output: &Path) {
             "sdk/raw_get_secret_value",
             "<= 1.1x",
         ),
+        (
+            "agent: 4 sequential GETs, one per secret (baseline)",
+            "four_sources/agent_four_sequential_gets",
+            "four_sources/agent_four_sequential_gets",
+            "",
+        ),
+        (
+            "agent: cold load of a struct with 4 sources (4 secrets, `T::fetch`)",
+            "four_sources/agent_cold_load",
+            "four_sources/agent_four_sequential_gets",
+            "< 1x",
+        ),
+        (
+            "SDK to moto: 4 sequential calls, 2 GetSecretValue + 2 GetParameter (baseline)",
+            "four_sources/sdk_four_sequential_calls",
+            "four_sources/sdk_four_sequential_calls",
+            "",
+        ),
+        (
+            "SDK to moto: cold load of a struct with 4 sources (2 secrets + 2 parameters, `T::fetch`)",
+            "four_sources/sdk_cold_load",
+            "four_sources/sdk_four_sequential_calls",
+            "< 1x",
+        ),
     ];
 
     if median(output, rows[0].1).is_none() {
@@ -428,9 +597,12 @@ fn print_ratios(output: &Path) {
     }
     println!(
         "\nPaired ratios (every iteration calls both, alternately): agent load / raw GET = \
-         {:.3}x; SDK load / raw GetSecretValue = {:.3}x",
+         {:.3}x; SDK load / raw GetSecretValue = {:.3}x; 4-source load / 4 sequential calls: \
+         agent {:.3}x, SDK {:.3}x",
         EXTENSION_PAIR.ratio(),
-        SDK_PAIR.ratio()
+        SDK_PAIR.ratio(),
+        FOUR_AGENT_PAIR.ratio(),
+        FOUR_SDK_PAIR.ratio()
     );
 }
 

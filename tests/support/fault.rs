@@ -28,6 +28,9 @@ pub enum Fault {
     /// `400 unknown parameter: refreshNow` if the request asks for `refreshNow`, as an
     /// extension that does not take it; otherwise the inner fault.
     RejectRefreshNow(Box<Fault>),
+    /// The fault of the first entry whose text the request target contains (for requests
+    /// that arrive concurrently, in any order); none: `404`.
+    Route(Vec<(String, Fault)>),
 }
 
 impl Fault {
@@ -38,6 +41,18 @@ impl Fault {
             r#"{{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf","Name":{},"VersionId":"v1","SecretString":{},"VersionStages":["AWSCURRENT"],"CreatedDate":"1700000000"}}"#,
             serde_json::Value::from(name),
             serde_json::Value::from(secret_string)
+        );
+        Fault::Respond(200, body)
+    }
+
+    /// A `200` with a `GetParameter` body, as the extension's Parameter Store endpoint
+    /// answers: `kind` is `String`, `StringList` or `SecureString` (decrypted).
+    #[must_use]
+    pub fn parameter(name: &str, kind: &str, value: &str) -> Self {
+        let body = format!(
+            r#"{{"Parameter":{{"ARN":"arn:aws:ssm:us-east-1:123456789012:parameter{name}","DataType":"text","LastModifiedDate":"2026-11-01T00:00:00Z","Name":{},"Selector":null,"SourceResult":null,"Type":"{kind}","Value":{},"Version":4}},"ResultMetadata":{{}}}}"#,
+            serde_json::Value::from(name),
+            serde_json::Value::from(value)
         );
         Fault::Respond(200, body)
     }
@@ -70,6 +85,9 @@ struct State {
     script: Vec<Fault>,
     requests: Vec<Seen>,
     connections: usize,
+    /// Requests being answered now, and the most at once.
+    in_flight: usize,
+    peak_in_flight: usize,
 }
 
 /// The fault-injecting server; stops when dropped.
@@ -96,6 +114,8 @@ impl FaultServer {
             script,
             requests: Vec::new(),
             connections: 0,
+            in_flight: 0,
+            peak_in_flight: 0,
         }));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -117,6 +137,12 @@ impl FaultServer {
     #[must_use]
     pub fn requests(&self) -> Vec<Seen> {
         self.state.lock().expect("state").requests.clone()
+    }
+
+    /// The most requests that were being answered at once.
+    #[must_use]
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.lock().expect("state").peak_in_flight
     }
 
     /// How many TCP connections were accepted.
@@ -184,13 +210,22 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
                 at: std::time::Instant::now(),
             });
             let index = (state.requests.len() - 1).min(state.script.len() - 1);
+            state.in_flight += 1;
+            state.peak_in_flight = state.peak_in_flight.max(state.in_flight);
             state.script[index].clone()
         };
+        let _answered = InFlight(Arc::clone(&state));
         loop {
             match fault {
                 Fault::Delay(wait, inner) => {
                     tokio::time::sleep(wait).await;
                     fault = *inner;
+                }
+                Fault::Route(routes) => {
+                    fault = routes
+                        .into_iter()
+                        .find(|(text, _)| target.contains(text.as_str()))
+                        .map_or_else(|| Fault::Respond(404, "no route".into()), |(_, f)| f);
                 }
                 Fault::RejectRefreshNow(inner) => {
                     fault = if target.contains("refreshNow") {
@@ -213,7 +248,9 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
                 return;
             }
             Fault::Close => return,
-            Fault::Delay(..) | Fault::RejectRefreshNow(_) => unreachable!("unwrapped above"),
+            Fault::Delay(..) | Fault::RejectRefreshNow(_) | Fault::Route(_) => {
+                unreachable!("unwrapped above")
+            }
             Fault::Truncate => {
                 let _ = stream
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"SecretStr")
@@ -223,6 +260,17 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         };
         if stream.write_all(response.as_bytes()).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Counts a request as answered when dropped (also when the connection ends first).
+struct InFlight(Arc<Mutex<State>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.lock() {
+            state.in_flight -= 1;
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_secretsmanager::Client;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Full};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -111,6 +111,34 @@ pub async fn create_binary_secret(name: &str, value: &[u8]) {
         .unwrap_or_else(|err| panic!("creating binary secret {name} in moto: {err:?}"));
 }
 
+/// A Parameter Store client talking to moto, for seeding parameters.
+pub async fn moto_ssm() -> aws_sdk_ssm::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_url())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_ssm::Client::new(&config)
+}
+
+/// Creates or overwrites a parameter in moto; `kind` is `String`, `StringList` or
+/// `SecureString` (moto encrypts it with its default key).
+pub async fn put_parameter(name: &str, kind: &str, value: &str) {
+    moto_ssm()
+        .await
+        .put_parameter()
+        .name(name)
+        .r#type(kind.into())
+        .value(value)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("putting parameter {name} in moto: {err:?}"));
+}
+
 /// Puts a new current version of a secret in moto (a rotation).
 pub async fn put_secret(name: &str, value: &str) {
     moto()
@@ -132,10 +160,12 @@ pub fn free_port() -> u16 {
         .expect("binding an ephemeral port")
 }
 
-/// An HTTP proxy on 127.0.0.1 that forwards every request to a port and counts them.
+/// An HTTP proxy on 127.0.0.1 that forwards every request (with its body) to a port, counts
+/// them, and records the AWS operation each one calls (its `X-Amz-Target` header).
 pub struct CountingProxy {
     port: u16,
     requests: Arc<AtomicUsize>,
+    operations: Arc<std::sync::Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -147,9 +177,11 @@ impl CountingProxy {
             .expect("binding the proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let requests = Arc::new(AtomicUsize::new(0));
-        let client: HttpClient<_, Empty<Bytes>> =
+        let operations = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let client: HttpClient<_, Full<Bytes>> =
             HttpClient::builder(TokioExecutor::new()).build_http();
         let counter = Arc::clone(&requests);
+        let seen = Arc::clone(&operations);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -157,10 +189,15 @@ impl CountingProxy {
                 };
                 let client = client.clone();
                 let counter = Arc::clone(&counter);
+                let seen = Arc::clone(&seen);
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<Incoming>| {
                         let client = client.clone();
                         counter.fetch_add(1, Ordering::SeqCst);
+                        if let Some(target) = request.headers().get("x-amz-target") {
+                            let target = target.to_str().unwrap_or_default().to_owned();
+                            seen.lock().expect("operations").push(target);
+                        }
                         async move { forward(&client, upstream_port, request).await }
                     });
                     let _ = http1::Builder::new()
@@ -172,8 +209,25 @@ impl CountingProxy {
         Self {
             port,
             requests,
+            operations,
             task,
         }
+    }
+
+    /// How many requests called `operation` (`BatchGetSecretValue`, `GetParameters`, ...),
+    /// whatever the service prefix of its `X-Amz-Target`.
+    #[must_use]
+    pub fn calls(&self, operation: &str) -> usize {
+        self.operations()
+            .iter()
+            .filter(|target| target.rsplit('.').next() == Some(operation))
+            .count()
+    }
+
+    /// The `X-Amz-Target` of every request so far (`secretsmanager.GetSecretValue`, ...).
+    #[must_use]
+    pub fn operations(&self) -> Vec<String> {
+        self.operations.lock().expect("operations").clone()
     }
 
     /// The proxy's port.
@@ -196,19 +250,25 @@ impl Drop for CountingProxy {
 }
 
 async fn forward(
-    client: &HttpClient<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>,
+    client: &HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     upstream_port: u16,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
-    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut upstream = Request::builder()
-        .method(request.method())
+        .method(&parts.method)
         .uri(format!("http://127.0.0.1:{upstream_port}{path}"));
-    for (name, value) in request.headers() {
+    for (name, value) in &parts.headers {
         upstream = upstream.header(name, value);
     }
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let response = match client
-        .request(upstream.body(Empty::new()).expect("request"))
+        .request(upstream.body(Full::new(body)).expect("request"))
         .await
     {
         Ok(response) => response,

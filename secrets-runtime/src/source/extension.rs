@@ -1,7 +1,8 @@
 //! The Lambda Parameters and Secrets extension's HTTP API (also served by the AWS Secrets
 //! Manager Agent) on `127.0.0.1`.
 //!
-//! `GET /secretsmanager/get?secretId=NAME` with the `X-Aws-Parameters-Secrets-Token` header.
+//! `GET /secretsmanager/get?secretId=NAME` and `GET /systemsmanager/parameters/get?name=NAME
+//! &withDecryption=true`, with the `X-Aws-Parameters-Secrets-Token` header.
 //! At cold start the extension may refuse connections or answer `400 not ready`: those, 429s,
 //! 5xx answers and time-outs are retried with backoff until the load deadline.
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt as _, Empty, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -18,11 +19,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::zeroize::Zeroizing;
 use serde_json::Value;
 
-use super::{ErrorCode, SecretRequest, SourceKind, error_chain};
-use crate::Error;
+use super::{ErrorCode, Request, SecretRequest, SourceKind, error_chain};
 use crate::document::{RawValue, SecretPayload};
 use crate::jitter;
 use crate::vars::Vars;
+use crate::{Error, Item};
 
 /// The header that carries the token.
 const TOKEN_HEADER: &str = "X-Aws-Parameters-Secrets-Token";
@@ -50,6 +51,8 @@ pub(crate) struct ExtensionConfig {
     pub(crate) token: Option<String>,
     pub(crate) request_timeout: Duration,
     pub(crate) deadline: Duration,
+    /// How many requests one load sends at once.
+    pub(crate) max_connections: usize,
 }
 
 /// The token is never printed.
@@ -60,6 +63,7 @@ impl std::fmt::Debug for ExtensionConfig {
             .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
             .field("request_timeout", &self.request_timeout)
             .field("deadline", &self.deadline)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -71,6 +75,7 @@ impl Default for ExtensionConfig {
             token: None,
             request_timeout: Duration::from_secs(3),
             deadline: Duration::from_secs(2),
+            max_connections: 3,
         }
     }
 }
@@ -112,12 +117,17 @@ impl ExtensionSource {
         self.config.port
     }
 
+    /// How many requests a load sends at once.
+    pub(crate) fn max_connections(&self) -> usize {
+        self.config.max_connections
+    }
+
     /// How long a load retries, as configured.
     pub(crate) fn deadline(&self) -> Duration {
         self.config.deadline
     }
 
-    /// Fetches one secret, retrying transient failures until `deadline` has passed since the
+    /// Fetches one secret or parameter, retrying transient failures until `deadline` has passed since the
     /// first attempt (`Duration::ZERO`: a single attempt, plus one retry of a connection that
     /// closed under the request).
     ///
@@ -125,35 +135,39 @@ impl ExtensionSource {
     /// (`400 unknown parameter`) is asked again without it.
     pub(crate) async fn fetch(
         &self,
-        request: &SecretRequest,
+        request: &Request,
         vars: &Vars,
         deadline: Duration,
     ) -> Result<SecretPayload, Error> {
-        match self.fetch_with_retries(request, vars, deadline).await {
-            Err(Error::Service { message, .. })
-                if request.refresh_now && message.contains("refreshNow") =>
+        match (
+            self.fetch_with_retries(request, vars, deadline).await,
+            request,
+        ) {
+            (Err(Error::Service { message, .. }), Request::Secret(secret))
+                if secret.refresh_now && message.contains("refreshNow") =>
             {
                 tracing::warn!(
-                    secret = %request.name,
+                    secret = %secret.name,
                     "the extension does not take refreshNow: its own cache may serve the old \
                      value until its TTL (SECRETS_MANAGER_TTL) passes"
                 );
-                let plain = SecretRequest {
+                let plain = Request::Secret(SecretRequest {
                     refresh_now: false,
-                    ..request.clone()
-                };
+                    ..secret.clone()
+                });
                 self.fetch_with_retries(&plain, vars, deadline).await
             }
-            result => result,
+            (result, _) => result,
         }
     }
 
     async fn fetch_with_retries(
         &self,
-        request: &SecretRequest,
+        request: &Request,
         vars: &Vars,
         deadline: Duration,
     ) -> Result<SecretPayload, Error> {
+        let item = request.item();
         let uri = self.uri(request);
         let token = self.token(vars).await?;
         let started = Instant::now();
@@ -165,7 +179,7 @@ impl ExtensionSource {
             let timeout = self.config.request_timeout;
             let attempt = match tokio::time::timeout(
                 timeout,
-                self.attempt(&uri, token.as_ref(), &request.name),
+                self.attempt(&uri, token.as_ref(), &item),
             )
             .await
             {
@@ -179,15 +193,15 @@ impl ExtensionSource {
             // A kept-alive connection that the server closed as the request went out (the
             // agent closes each connection 61 s after accepting it) gets one immediate retry.
             if attempts == 1 && matches!(retry, Retry::Transport(_)) {
-                tracing::debug!(secret = %request.name, reason = retry.describe(), "retrying at once");
+                tracing::debug!(%item, reason = retry.describe(), "retrying at once");
                 continue;
             }
             let pause = jitter::add_up_to_half(backoff);
             if started.elapsed() + pause >= deadline {
-                return Err(self.give_up(request, retry, started.elapsed(), attempts));
+                return Err(self.give_up(item, retry, started.elapsed(), attempts));
             }
             tracing::debug!(
-                secret = %request.name,
+                %item,
                 attempt = attempts,
                 reason = retry.describe(),
                 "extension not available yet, retrying"
@@ -197,7 +211,17 @@ impl ExtensionSource {
         }
     }
 
-    fn uri(&self, request: &SecretRequest) -> String {
+    fn uri(&self, request: &Request) -> String {
+        let request = match request {
+            Request::Secret(secret) => secret,
+            Request::Parameter(name) => {
+                return format!(
+                    "http://127.0.0.1:{}/systemsmanager/parameters/get?name={}&withDecryption=true",
+                    self.config.port,
+                    utf8_percent_encode(name, QUERY_VALUE)
+                );
+            }
+        };
         let mut uri = format!(
             "http://127.0.0.1:{}/secretsmanager/get?secretId={}",
             self.config.port,
@@ -258,8 +282,8 @@ impl ExtensionSource {
         Ok(Some(value))
     }
 
-    async fn attempt(&self, uri: &str, token: Option<&HeaderValue>, secret: &str) -> Attempt {
-        let mut builder = Request::get(uri);
+    async fn attempt(&self, uri: &str, token: Option<&HeaderValue>, item: &Item) -> Attempt {
+        let mut builder = http::Request::get(uri);
         if let Some(token) = token {
             builder = builder.header(TOKEN_HEADER, token.clone());
         }
@@ -280,7 +304,7 @@ impl ExtensionSource {
             Ok(body) => Zeroizing::new(body.to_bytes().to_vec()),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                 return Attempt::Done(Err(Error::InvalidResponse {
-                    secret: secret.to_owned(),
+                    item: item.clone(),
                     via: SourceKind::Extension,
                     reason: format!("the body is larger than {MAX_BODY} bytes"),
                 }));
@@ -292,13 +316,16 @@ impl ExtensionSource {
             }
         };
         if status == StatusCode::OK {
-            return Attempt::Done(parse_success(secret, &body));
+            return Attempt::Done(match item {
+                Item::Secret(_) => parse_secret(item, &body),
+                Item::Parameter(_) => parse_parameter(item, &body),
+            });
         }
-        self.classify_failure(status, &body, secret)
+        self.classify_failure(status, &body, item)
     }
 
-    fn classify_failure(&self, status: StatusCode, body: &[u8], secret: &str) -> Attempt {
-        let secret = secret.to_owned();
+    fn classify_failure(&self, status: StatusCode, body: &[u8], item: &Item) -> Attempt {
+        let item = item.clone();
         let via = SourceKind::Extension;
         if let Some((code, message)) = aws_error(body) {
             return match ErrorCode::of(&code) {
@@ -312,7 +339,7 @@ impl ExtensionSource {
                 ErrorCode::Other if status.is_server_error() => {
                     Attempt::Retry(Retry::Server { code, message })
                 }
-                kind => Attempt::Done(Err(kind.into_error(secret, via, code, message))),
+                kind => Attempt::Done(Err(kind.into_error(item, via, code, message))),
             };
         }
         let text = String::from_utf8_lossy(body);
@@ -322,17 +349,17 @@ impl ExtensionSource {
                 Attempt::Retry(Retry::NotReady)
             }
             StatusCode::FORBIDDEN => Attempt::Done(Err(Error::BadToken {
-                secret,
+                item,
                 port: self.config.port,
             })),
-            StatusCode::NOT_FOUND => Attempt::Done(Err(Error::NotFound { secret, via })),
+            StatusCode::NOT_FOUND => Attempt::Done(Err(Error::NotFound { item, via })),
             StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(Retry::Throttled),
             s if s.is_server_error() => Attempt::Retry(Retry::Server {
                 code: format!("HTTP {}", s.as_u16()),
                 message: short(text),
             }),
             s => Attempt::Done(Err(Error::Service {
-                secret,
+                item,
                 via,
                 code: format!("HTTP {}", s.as_u16()),
                 message: short(text),
@@ -340,36 +367,29 @@ impl ExtensionSource {
         }
     }
 
-    fn give_up(
-        &self,
-        request: &SecretRequest,
-        retry: Retry,
-        waited: Duration,
-        attempts: u32,
-    ) -> Error {
-        let secret = request.name.clone();
+    fn give_up(&self, item: Item, retry: Retry, waited: Duration, attempts: u32) -> Error {
         let via = SourceKind::Extension;
         match retry {
             Retry::NotReady => Error::NotReady {
-                secret,
+                item,
                 port: self.config.port,
                 waited,
                 attempts,
             },
-            Retry::Throttled => Error::Throttled { secret, via },
+            Retry::Throttled => Error::Throttled { item, via },
             Retry::Server { code, message } => Error::Service {
-                secret,
+                item,
                 via,
                 code,
                 message,
             },
             Retry::TimedOut => Error::TimedOut {
-                secret,
+                item,
                 via,
                 after: self.config.request_timeout,
             },
             Retry::Transport(reason) => Error::Unreachable {
-                secret,
+                item,
                 endpoint: format!("the secrets extension at 127.0.0.1:{}", self.config.port),
                 waited,
                 attempts,
@@ -391,20 +411,33 @@ impl Retry {
     }
 }
 
-/// Parses a 200 body: the `GetSecretValue` output as JSON.
-fn parse_success(secret: &str, body: &[u8]) -> Result<SecretPayload, Error> {
-    let invalid = |reason: &str| Error::InvalidResponse {
-        secret: secret.to_owned(),
+/// The error for a 200 body that is not what the endpoint documents.
+fn invalid(item: &Item, reason: &str) -> Error {
+    Error::InvalidResponse {
+        item: item.clone(),
         via: SourceKind::Extension,
         reason: reason.to_owned(),
-    };
-    let mut json: Value = serde_json::from_slice(body).map_err(|err| {
-        invalid(&format!(
-            "the body is not JSON (line {}, column {})",
-            err.line(),
-            err.column()
-        ))
-    })?;
+    }
+}
+
+/// A 200 body as JSON (never quoting it: it holds the value).
+fn parse_json(item: &Item, body: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(body).map_err(|err| {
+        invalid(
+            item,
+            &format!(
+                "the body is not JSON (line {}, column {})",
+                err.line(),
+                err.column()
+            ),
+        )
+    })
+}
+
+/// Parses a secret's 200 body: the `GetSecretValue` output.
+fn parse_secret(item: &Item, body: &[u8]) -> Result<SecretPayload, Error> {
+    let invalid = |reason: &str| invalid(item, reason);
+    let mut json = parse_json(item, body)?;
     let version_id = json
         .get("VersionId")
         .and_then(Value::as_str)
@@ -430,6 +463,29 @@ fn parse_success(secret: &str, body: &[u8]) -> Result<SecretPayload, Error> {
     };
     Ok(SecretPayload {
         value,
+        version_id,
+        via: SourceKind::Extension,
+    })
+}
+
+/// Parses a parameter's 200 body: the `GetParameter` output, `{"Parameter": {"Value": ...,
+/// "Version": ..., "Type": ...}}`. A `StringList` value is the comma-separated text.
+fn parse_parameter(item: &Item, body: &[u8]) -> Result<SecretPayload, Error> {
+    let mut json = parse_json(item, body)?;
+    let Some(parameter) = json.get_mut("Parameter").filter(|p| p.is_object()) else {
+        return Err(invalid(item, "`Parameter` is not present"));
+    };
+    let version_id = parameter.get("Version").and_then(|v| match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    });
+    // Moved out, so that the only copy is the zeroizing one.
+    let Some(Value::String(value)) = parameter.get_mut("Value").map(Value::take) else {
+        return Err(invalid(item, "`Parameter.Value` is not a string"));
+    };
+    Ok(SecretPayload {
+        value: RawValue::String(Zeroizing::new(value)),
         version_id,
         via: SourceKind::Extension,
     })
@@ -473,7 +529,7 @@ mod tests {
             refresh_now: false,
         };
         assert_eq!(
-            source().uri(&request),
+            source().uri(&Request::Secret(request)),
             "http://127.0.0.1:2773/secretsmanager/get?secretId=a%26versionStage%3DAWSPREVIOUS%2Fb%2Bc%3Dd%40e%3Ff%23g%20h&versionStage=AWSCURRENT"
         );
     }
@@ -483,7 +539,7 @@ mod tests {
         let body = br#"{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}"#;
         for status in [StatusCode::BAD_REQUEST, StatusCode::NOT_FOUND] {
             assert!(matches!(
-                source().classify_failure(status, body, "s"),
+                source().classify_failure(status, body, &Item::secret("s")),
                 Attempt::Done(Err(Error::NotFound { .. }))
             ));
         }
@@ -491,34 +547,64 @@ mod tests {
             source().classify_failure(
                 StatusCode::BAD_REQUEST,
                 b"not ready to serve traffic, please wait",
-                "s"
+                &Item::secret("s")
             ),
             Attempt::Retry(Retry::NotReady)
         ));
         assert!(matches!(
-            source().classify_failure(StatusCode::FORBIDDEN, b"Bad Token", "s"),
+            source().classify_failure(StatusCode::FORBIDDEN, b"Bad Token", &Item::secret("s")),
             Attempt::Done(Err(Error::BadToken { .. }))
         ));
         let gateway = br#"{"__type":"ConnectionError","message":"upstream unreachable"}"#;
         assert!(matches!(
-            source().classify_failure(StatusCode::BAD_GATEWAY, gateway, "s"),
+            source().classify_failure(StatusCode::BAD_GATEWAY, gateway, &Item::secret("s")),
             Attempt::Retry(Retry::Server { .. })
         ));
     }
 
     #[test]
+    fn parameter_names_are_percent_encoded_and_decrypted() {
+        assert_eq!(
+            source().uri(&Request::Parameter("/app/dev/a b+c".into())),
+            "http://127.0.0.1:2773/systemsmanager/parameters/get?name=%2Fapp%2Fdev%2Fa%20b%2Bc&withDecryption=true"
+        );
+    }
+
+    #[test]
+    fn parameter_bodies_parse() {
+        let item = Item::parameter("/p");
+        let p = parse_parameter(
+            &item,
+            br#"{"Parameter":{"Name":"/p","Type":"StringList","Value":"a,b","Version":3},"ResultMetadata":{}}"#,
+        )
+        .unwrap();
+        assert!(matches!(&p.value, RawValue::String(s) if s.as_str() == "a,b"));
+        assert_eq!(p.version_id.as_deref(), Some("3"));
+        for body in [
+            &br#"{"Value":"a"}"#[..],
+            br#"{"Parameter":{"Value":1}}"#,
+            b"<html>",
+        ] {
+            assert!(matches!(
+                parse_parameter(&item, body),
+                Err(Error::InvalidResponse { .. })
+            ));
+        }
+    }
+
+    #[test]
     fn success_bodies_parse_string_and_binary() {
-        let p = parse_success(
-            "s",
+        let p = parse_secret(
+            &Item::secret("s"),
             br#"{"Name":"s","SecretString":"{\"a\":1}","VersionId":"v1"}"#,
         )
         .unwrap();
         assert!(matches!(&p.value, RawValue::String(s) if s.as_str() == r#"{"a":1}"#));
         assert_eq!(p.version_id.as_deref(), Some("v1"));
-        let p = parse_success("s", br#"{"SecretBinary":"AAEC"}"#).unwrap();
+        let p = parse_secret(&Item::secret("s"), br#"{"SecretBinary":"AAEC"}"#).unwrap();
         assert!(matches!(&p.value, RawValue::Binary(b) if b.as_slice() == [0, 1, 2]));
         assert!(matches!(
-            parse_success("s", b"<html>"),
+            parse_secret(&Item::secret("s"), b"<html>"),
             Err(Error::InvalidResponse { .. })
         ));
     }

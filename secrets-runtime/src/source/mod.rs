@@ -3,12 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::Error;
+use crate::{Error, Item};
 
 pub(crate) mod extension;
 pub(crate) mod local;
 #[cfg(feature = "sdk")]
 pub(crate) mod sdk;
+#[cfg(feature = "ssm")]
+pub(crate) mod ssm;
 
 /// Which source a [`Provider`](crate::Provider) reads from. Chosen at run time with the
 /// `SECRETS_SOURCE` environment variable (`auto`, `extension`, `sdk` or `local`).
@@ -76,6 +78,24 @@ impl fmt::Display for SourceKind {
     }
 }
 
+/// One secret or parameter to fetch.
+#[derive(Debug, Clone)]
+pub(crate) enum Request {
+    Secret(SecretRequest),
+    /// A parameter by resolved name (with an optional `:version` or `:label` selector),
+    /// always decrypted.
+    Parameter(String),
+}
+
+impl Request {
+    pub(crate) fn item(&self) -> Item {
+        match self {
+            Request::Secret(secret) => Item::Secret(secret.name.clone()),
+            Request::Parameter(name) => Item::Parameter(name.clone()),
+        }
+    }
+}
+
 /// One secret to fetch: its resolved name and, optionally, the version.
 #[derive(Debug, Clone)]
 pub(crate) struct SecretRequest {
@@ -103,11 +123,16 @@ pub(crate) enum ErrorCode {
 impl ErrorCode {
     pub(crate) fn of(code: &str) -> Self {
         match code {
-            "ResourceNotFoundException" => Self::NotFound,
+            "ResourceNotFoundException" | "ParameterNotFound" | "ParameterVersionNotFound" => {
+                Self::NotFound
+            }
             "AccessDeniedException" | "AccessDenied" => Self::AccessDenied,
-            "DecryptionFailure" => Self::Decryption,
+            "DecryptionFailure" | "InvalidKeyId" => Self::Decryption,
             "ThrottlingException" | "TooManyRequestsException" | "Throttling" => Self::Throttled,
-            "InternalServiceError" | "InternalFailure" | "ServiceUnavailable" => Self::ServerSide,
+            "InternalServiceError"
+            | "InternalServerError"
+            | "InternalFailure"
+            | "ServiceUnavailable" => Self::ServerSide,
             _ => Self::Other,
         }
     }
@@ -115,26 +140,18 @@ impl ErrorCode {
     /// The error for a final (not retried) answer with this code.
     pub(crate) fn into_error(
         self,
-        secret: String,
+        item: Item,
         via: SourceKind,
         code: String,
         message: String,
     ) -> Error {
         match self {
-            Self::NotFound => Error::NotFound { secret, via },
-            Self::AccessDenied => Error::AccessDenied {
-                secret,
-                via,
-                message,
-            },
-            Self::Decryption => Error::Decryption {
-                secret,
-                via,
-                message,
-            },
-            Self::Throttled => Error::Throttled { secret, via },
+            Self::NotFound => Error::NotFound { item, via },
+            Self::AccessDenied => Error::AccessDenied { item, via, message },
+            Self::Decryption => Error::Decryption { item, via, message },
+            Self::Throttled => Error::Throttled { item, via },
             Self::ServerSide | Self::Other => Error::Service {
-                secret,
+                item,
                 via,
                 code,
                 message,

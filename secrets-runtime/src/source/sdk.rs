@@ -1,53 +1,239 @@
-//! The AWS SDK source: `GetSecretValue` through `aws-sdk-secretsmanager`, configured by the
-//! standard `aws-config` chain (region, credentials, `AWS_ENDPOINT_URL`).
+//! The AWS SDK source: `GetSecretValue` and `BatchGetSecretValue` through
+//! `aws-sdk-secretsmanager` (and Parameter Store through `aws-sdk-ssm` with the `ssm`
+//! feature), configured by the standard `aws-config` chain (region, credentials,
+//! `AWS_ENDPOINT_URL`).
 
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::SdkError;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata as _, SdkError};
+use aws_sdk_secretsmanager::types::SecretValueEntry;
 use secrecy::zeroize::Zeroizing;
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 
-use super::{ErrorCode, SecretRequest, SourceKind, error_chain};
-use crate::Error;
+use super::{ErrorCode, Request, SecretRequest, SourceKind, error_chain};
 use crate::document::{RawValue, SecretPayload};
+use crate::provider::traced;
+use crate::{Error, Item};
 
-/// The longest a `GetSecretValue` may take, retries included.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest one SDK call may take, retries included.
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+/// `BatchGetSecretValue` takes at most this many secret ids.
+const BATCH_LIMIT: usize = 20;
 
-/// One SDK client per provider, built on first use.
+/// The SDK clients of a provider, built on first use from one `aws-config` load.
 #[derive(Debug, Default)]
 pub(crate) struct SdkSource {
+    config: OnceCell<aws_config::SdkConfig>,
     client: OnceCell<Client>,
+    #[cfg(feature = "ssm")]
+    ssm: OnceCell<aws_sdk_ssm::Client>,
 }
 
 impl SdkSource {
-    pub(crate) fn with_client(client: Client) -> Self {
+    pub(crate) fn new(
+        client: Option<Client>,
+        #[cfg(feature = "ssm")] ssm: Option<aws_sdk_ssm::Client>,
+    ) -> Self {
         Self {
-            client: OnceCell::new_with(Some(client)),
+            config: OnceCell::new(),
+            client: OnceCell::new_with(client),
+            #[cfg(feature = "ssm")]
+            ssm: OnceCell::new_with(ssm),
         }
     }
 
-    async fn client(&self) -> &Client {
-        self.client
+    /// The shared `aws-config` defaults, with this crate's timeouts.
+    pub(crate) async fn config(&self) -> &aws_config::SdkConfig {
+        self.config
             .get_or_init(|| async {
                 let timeouts = TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(3))
                     .operation_attempt_timeout(Duration::from_secs(5))
                     .operation_timeout(OPERATION_TIMEOUT)
                     .build();
-                let config = aws_config::defaults(BehaviorVersion::latest())
+                aws_config::defaults(BehaviorVersion::latest())
                     .timeout_config(timeouts)
                     .load()
-                    .await;
-                Client::new(&config)
+                    .await
             })
             .await
     }
 
-    pub(crate) async fn fetch(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async { Client::new(self.config().await) })
+            .await
+    }
+
+    #[cfg(feature = "ssm")]
+    pub(crate) async fn ssm_client(&self) -> &aws_sdk_ssm::Client {
+        self.ssm
+            .get_or_init(|| async { aws_sdk_ssm::Client::new(self.config().await) })
+            .await
+    }
+
+    /// Fetches every request, one result per request: secrets in `BatchGetSecretValue` calls
+    /// of at most 20 (a lone secret, or one pinned to a version, with `GetSecretValue`),
+    /// parameters in `GetParameters` calls of at most 10; all calls at once.
+    pub(crate) async fn fetch_all(
+        &self,
+        requests: &[&Request],
+    ) -> Vec<Result<SecretPayload, Error>> {
+        let mut batched: Vec<(usize, &SecretRequest)> = Vec::new();
+        let mut single: Vec<(usize, &Request)> = Vec::new();
+        let mut parameters: Vec<(usize, &str)> = Vec::new();
+        for (index, request) in requests.iter().enumerate() {
+            match request {
+                Request::Secret(secret)
+                    if secret.version_stage.is_none() && secret.version_id.is_none() =>
+                {
+                    batched.push((index, secret));
+                }
+                Request::Secret(_) => single.push((index, request)),
+                Request::Parameter(name) => parameters.push((index, name)),
+            }
+        }
+        if batched.len() == 1 {
+            single.extend(batched.drain(..).map(|(index, _)| (index, requests[index])));
+        }
+        let singles = futures_util::future::join_all(single.iter().map(|&(_, request)| {
+            traced(request, async move {
+                match request {
+                    Request::Secret(secret) => self.get_secret_value(secret).await,
+                    Request::Parameter(_) => unreachable!("parameters are fetched in batches"),
+                }
+            })
+        }));
+        let batches = futures_util::future::join_all(
+            batched
+                .chunks(BATCH_LIMIT)
+                .map(|chunk| self.batch_get_secret_value(chunk)),
+        );
+        let parameter_results = self.get_parameters(&parameters);
+        let (singles, batches, parameter_results) =
+            futures_util::future::join3(singles, batches, parameter_results).await;
+
+        let mut results: Vec<Option<Result<SecretPayload, Error>>> =
+            std::iter::repeat_with(|| None)
+                .take(requests.len())
+                .collect();
+        let numbered = single.iter().map(|&(index, _)| index).zip(singles);
+        let batched_results = batched
+            .iter()
+            .map(|&(index, _)| index)
+            .zip(batches.into_iter().flatten());
+        let parameter_numbered = parameters
+            .iter()
+            .map(|&(index, _)| index)
+            .zip(parameter_results);
+        for (index, result) in numbered.chain(batched_results).chain(parameter_numbered) {
+            results[index] = Some(result);
+        }
+        results
+            .into_iter()
+            .zip(requests)
+            .map(|(result, request)| {
+                result.unwrap_or_else(|| {
+                    Err(Error::Config(format!(
+                        "internal error: {} was not fetched",
+                        request.item()
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    /// One `BatchGetSecretValue` call: one result per secret, in order. Errors the service
+    /// reports for single secrets stay with those secrets.
+    async fn batch_get_secret_value(
+        &self,
+        secrets: &[(usize, &SecretRequest)],
+    ) -> Vec<Result<SecretPayload, Error>> {
+        let span = tracing::info_span!(
+            "secret_batch_fetch",
+            secrets = secrets.len(),
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let names: Vec<String> = secrets.iter().map(|(_, s)| s.name.clone()).collect();
+        let send = self
+            .client()
+            .await
+            .batch_get_secret_value()
+            .set_secret_id_list(Some(names.clone()))
+            .send();
+        let result = bounded(send).instrument(span.clone()).await;
+        span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
+        let output = match result {
+            Some(Ok(output)) => output,
+            Some(Err(SdkError::ServiceError(service)))
+                if ErrorCode::of(service.err().code().unwrap_or_default())
+                    == ErrorCode::AccessDenied =>
+            {
+                // The role may read each secret but not batch them: one call per secret.
+                tracing::warn!(
+                    parent: &span,
+                    "BatchGetSecretValue was denied; reading each secret with GetSecretValue \
+                     (allow secretsmanager:BatchGetSecretValue for one call)"
+                );
+                return futures_util::future::join_all(secrets.iter().map(|&(_, secret)| {
+                    let request = Request::Secret(secret.clone());
+                    async move { traced(&request, self.get_secret_value(secret)).await }
+                }))
+                .await;
+            }
+            Some(Err(err)) => {
+                let waited = started.elapsed();
+                return names
+                    .into_iter()
+                    .map(|name| Err(map_error(Item::Secret(name), &err, waited)))
+                    .collect();
+            }
+            None => {
+                return names
+                    .into_iter()
+                    .map(|name| Err(timed_out(Item::Secret(name), started.elapsed())))
+                    .collect();
+            }
+        };
+        let mut values = output.secret_values.unwrap_or_default();
+        let errors = output.errors.unwrap_or_default();
+        names
+            .into_iter()
+            .map(|name| {
+                let found = values.iter().position(|v| {
+                    v.name.as_deref() == Some(name.as_str())
+                        || v.arn.as_deref() == Some(name.as_str())
+                });
+                if let Some(position) = found {
+                    return entry_payload(values.swap_remove(position), name);
+                }
+                let item = Item::Secret(name);
+                match errors
+                    .iter()
+                    .find(|e| e.secret_id.as_deref() == Some(item.name()))
+                {
+                    Some(error) => {
+                        let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
+                        let message = error.message.clone().unwrap_or_default();
+                        Err(ErrorCode::of(&code).into_error(item, SourceKind::Sdk, code, message))
+                    }
+                    None => Err(Error::InvalidResponse {
+                        item,
+                        via: SourceKind::Sdk,
+                        reason: "BatchGetSecretValue returned neither its value nor an error"
+                            .into(),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    async fn get_secret_value(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
         let started = Instant::now();
         let send = self
             .client()
@@ -57,74 +243,133 @@ impl SdkSource {
             .set_version_stage(request.version_stage.map(str::to_owned))
             .set_version_id(request.version_id.map(str::to_owned))
             .send();
-        // The SDK's own timeouts apply to clients this crate builds; this bound holds for
-        // clients passed in with `ProviderBuilder::sdk_client` too.
-        let output = match tokio::time::timeout(OPERATION_TIMEOUT + Duration::from_secs(1), send)
-            .await
-        {
-            Ok(result) => result.map_err(|err| map_error(&request.name, err, started.elapsed()))?,
-            Err(_) => {
-                return Err(Error::TimedOut {
-                    secret: request.name.clone(),
-                    via: SourceKind::Sdk,
-                    after: started.elapsed(),
-                });
-            }
+        let item = || Item::secret(&request.name);
+        let output = match bounded(send).await {
+            Some(result) => result.map_err(|err| map_error(item(), &err, started.elapsed()))?,
+            None => return Err(timed_out(item(), started.elapsed())),
         };
         let version_id = output.version_id().map(str::to_owned);
-        let value = if let Some(text) = output.secret_string {
-            RawValue::String(Zeroizing::new(text))
-        } else if let Some(blob) = output.secret_binary {
-            RawValue::Binary(Zeroizing::new(blob.into_inner()))
-        } else {
-            return Err(Error::InvalidResponse {
-                secret: request.name.clone(),
-                via: SourceKind::Sdk,
-                reason: "neither `SecretString` nor `SecretBinary` is present".into(),
-            });
-        };
-        Ok(SecretPayload {
-            value,
+        payload(
+            item(),
+            output.secret_string,
+            output.secret_binary,
             version_id,
-            via: SourceKind::Sdk,
-        })
+        )
+    }
+
+    #[cfg(feature = "ssm")]
+    async fn get_parameters(
+        &self,
+        parameters: &[(usize, &str)],
+    ) -> Vec<Result<SecretPayload, Error>> {
+        crate::source::ssm::get_parameters(self, parameters).await
+    }
+
+    #[cfg(not(feature = "ssm"))]
+    #[allow(clippy::unused_async)]
+    async fn get_parameters(
+        &self,
+        parameters: &[(usize, &str)],
+    ) -> Vec<Result<SecretPayload, Error>> {
+        parameters
+            .iter()
+            .map(|(_, name)| {
+                Err(Error::Config(format!(
+                    "parameter `{name}` can be read through the AWS SDK only with the `ssm` \
+                     feature of secrets-runtime (the extension reads it without)"
+                )))
+            })
+            .collect()
     }
 }
 
-fn map_error<E, R>(secret: &str, err: SdkError<E, R>, waited: Duration) -> Error
+/// `send` within [`OPERATION_TIMEOUT`] and a second: the SDK's own timeouts apply to clients
+/// this crate builds; this bound holds for clients passed in by the user too. `None` when it
+/// ran out.
+pub(crate) async fn bounded<F: std::future::IntoFuture>(send: F) -> Option<F::Output> {
+    tokio::time::timeout(OPERATION_TIMEOUT + Duration::from_secs(1), send)
+        .await
+        .ok()
+}
+
+pub(crate) fn timed_out(item: Item, after: Duration) -> Error {
+    Error::TimedOut {
+        item,
+        via: SourceKind::Sdk,
+        after,
+    }
+}
+
+fn entry_payload(entry: SecretValueEntry, name: String) -> Result<SecretPayload, Error> {
+    payload(
+        Item::Secret(name),
+        entry.secret_string,
+        entry.secret_binary,
+        entry.version_id,
+    )
+}
+
+fn payload(
+    item: Item,
+    string: Option<String>,
+    binary: Option<aws_sdk_secretsmanager::primitives::Blob>,
+    version_id: Option<String>,
+) -> Result<SecretPayload, Error> {
+    let value = if let Some(text) = string {
+        RawValue::String(Zeroizing::new(text))
+    } else if let Some(blob) = binary {
+        RawValue::Binary(Zeroizing::new(blob.into_inner()))
+    } else {
+        return Err(Error::InvalidResponse {
+            item,
+            via: SourceKind::Sdk,
+            reason: "neither `SecretString` nor `SecretBinary` is present".into(),
+        });
+    };
+    Ok(SecretPayload {
+        value,
+        version_id,
+        via: SourceKind::Sdk,
+    })
+}
+
+/// The error for a failed SDK call about `item` (any AWS SDK: the error types are shared).
+pub(crate) fn map_error<E, R>(item: Item, err: &SdkError<E, R>, waited: Duration) -> Error
 where
     E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let secret = secret.to_owned();
     let via = SourceKind::Sdk;
-    match &err {
+    match err {
         SdkError::ServiceError(service) => {
             let inner = service.err();
             let code = inner.code().unwrap_or("Unknown").to_owned();
             let message = inner.message().unwrap_or_default().to_owned();
-            ErrorCode::of(&code).into_error(secret, via, code, message)
+            ErrorCode::of(&code).into_error(item, via, code, message)
         }
         SdkError::TimeoutError(_) => Error::TimedOut {
-            secret,
+            item,
             via,
             after: waited,
         },
         SdkError::DispatchFailure(_) => Error::Unreachable {
-            secret,
-            endpoint: "Secrets Manager through the AWS SDK".into(),
+            endpoint: match &item {
+                Item::Secret(_) => "Secrets Manager through the AWS SDK".into(),
+                Item::Parameter(_) => "Parameter Store through the AWS SDK".into(),
+            },
+            item,
             waited,
             attempts: 1,
-            reason: error_chain(&err),
+            reason: error_chain(err),
         },
         SdkError::ConstructionFailure(_) => Error::Config(format!(
-            "the AWS SDK could not build the request for secret `{secret}`: {}",
-            error_chain(&err)
+            "the AWS SDK could not build the request for {item}: {}",
+            error_chain(err)
         )),
         _ => Error::InvalidResponse {
-            secret,
+            item,
             via,
-            reason: error_chain(&err),
+            reason: error_chain(err),
         },
     }
 }
