@@ -75,6 +75,27 @@ struct Cert {
     der: Vec<u8>,
 }
 
+/// Every source: other secrets (keyed, `whole`) and parameters (text, list, optional,
+/// defaulted, keyed), with no container `name`.
+#[derive(Debug, FromSecret)]
+#[secret(ttl = "1m")]
+struct Sourced {
+    #[secret(from = "{STAGE:-dev}/shared", key = "region")]
+    region: String,
+    #[secret(from = "{STAGE:-dev}/token", whole)]
+    token: SecretString,
+    #[secret(parameter = "/app/{STAGE:-dev}/hosts")]
+    hosts: Vec<String>,
+    #[secret(parameter = "/app/{STAGE:-dev}/beta")]
+    beta: Option<bool>,
+    #[secret(parameter = "/app/{STAGE:-dev}/limit", default = "10")]
+    limit: u32,
+    #[secret(parameter = "/app/{STAGE:-dev}/retries", default_with = zero)]
+    retries: u16,
+    #[secret(parameter = "/app/{STAGE:-dev}/json", key = "level", default)]
+    level: String,
+}
+
 #[tokio::test]
 async fn strictly_linted_structs_load() {
     let provider = Provider::builder()
@@ -112,4 +133,30 @@ async fn strictly_linted_structs_load() {
         "local secrets are strings, not binary"
     );
     let _: fn(&Cert) -> &Vec<u8> = |c| &c.der;
+
+    let provider = Provider::builder()
+        .source(Source::Local)
+        .var("SECRETS_LOCAL_DEV_SHARED", r#"{"region":"eu-west-1"}"#)
+        .var("SECRETS_LOCAL_DEV_TOKEN", "t")
+        .var("SECRETS_LOCAL_PARAMETER_APP_DEV_HOSTS", "a,b")
+        .var(
+            "SECRETS_LOCAL_PARAMETER_APP_DEV_JSON",
+            r#"{"level":"debug"}"#,
+        )
+        .build();
+    let sourced = Sourced::fetch(&provider).await.expect("loads");
+    assert_eq!(
+        (sourced.region.as_str(), sourced.hosts.len()),
+        ("eu-west-1", 2)
+    );
+    assert_eq!(
+        (
+            sourced.beta,
+            sourced.limit,
+            sourced.retries,
+            sourced.level.as_str()
+        ),
+        (None, 10, 0, "debug")
+    );
+    assert!(format!("{:?}", sourced.token).contains("REDACTED"));
 }

@@ -244,11 +244,7 @@ async fn a_missing_secret_in_a_batch_is_named() {
             Item::secret(format!("{prefix}/three"))
         ]
     );
-    assert!(
-        err.to_string()
-            .starts_with("2 secrets or parameters failed: "),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("2 errors: "), "{err}");
 }
 
 #[derive(Debug, FromSecret)]
@@ -587,6 +583,82 @@ async fn extension_requests_run_at_once_within_the_connection_limit() {
             "limit {limit}: {peak} requests at once"
         );
     }
+}
+
+#[tokio::test]
+async fn sources_waiting_for_a_connection_do_not_extend_the_deadline() {
+    // The extension is not ready for the whole load, and takes 200 ms to say so: the first 3
+    // sources retry until the 1 s deadline (they stop after 880 ms at the earliest); the 2 that
+    // waited for a connection then get one attempt each, not a deadline of their own.
+    let server = FaultServer::start(vec![Fault::Delay(
+        Duration::from_millis(200),
+        Box::new(Fault::NotReady),
+    )])
+    .await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(server.port())
+        .extension_deadline(Duration::from_secs(1))
+        .build();
+    let err = FiveParameters::fetch(&provider).await.unwrap_err();
+    let Error::Several(errors) = &err else {
+        panic!("expected Several, got {err:?}")
+    };
+    assert_eq!(errors.len(), 5);
+    assert!(
+        errors.iter().all(|e| matches!(e, Error::NotReady { .. })),
+        "{err}"
+    );
+    let attempts = |name: &str| {
+        let target = format!("name=%2Fp%2F{name}&");
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.target.contains(&target))
+            .count()
+    };
+    for first in ["1", "2", "3"] {
+        assert!(attempts(first) > 1, "/p/{first} retried until the deadline");
+    }
+    for queued in ["4", "5"] {
+        assert_eq!(attempts(queued), 1, "/p/{queued} waited, then tried once");
+    }
+}
+
+#[tokio::test]
+async fn the_agent_does_not_serve_parameters_and_auto_mode_falls_back() {
+    #[derive(Debug, FromSecret)]
+    struct Parameter {
+        #[secret(parameter = "/{P}/password")]
+        password: Option<SecretString>,
+    }
+    let prefix = seed_mixed().await;
+    let through_agent = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(agent_port())
+        .var("P", &prefix)
+        .build();
+    // A bare 404 from the agent is not "the parameter does not exist".
+    let err = Parameter::fetch(&through_agent).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Service { item: Item::Parameter(name), code, .. }
+            if *name == format!("/{prefix}/password") && code == "HTTP 404"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("does not serve Parameter Store"),
+        "{err}"
+    );
+    let auto = Provider::builder()
+        .source(Source::Auto)
+        .extension_port(agent_port())
+        .var("P", &prefix)
+        .build();
+    let loaded = Parameter::fetch(&auto).await.expect("the SDK reads it");
+    assert_eq!(
+        loaded.password.as_ref().map(|p| p.expose_secret()),
+        Some("pw-1")
+    );
 }
 
 #[tokio::test]

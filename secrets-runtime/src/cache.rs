@@ -518,8 +518,11 @@ impl<T: FromSecret> Cache<T> {
             );
             return Ok(known);
         }
-        // The first source speaks for the struct: usually its own secret.
-        let first = payloads.iter().flatten().next();
+        // Its own secret speaks for the struct, else its first source that exists.
+        let first = plan
+            .own_secret()
+            .and_then(|index| payloads[index].as_ref())
+            .or_else(|| payloads.iter().flatten().next());
         let via = first.map_or(provider.source_kind(), |p| p.via);
         let version_id = first.and_then(|p| p.version_id.clone());
         let value = fields::decode::<T>(&plan.documents(payloads))?;

@@ -151,7 +151,8 @@ pub enum Error {
         message: String,
     },
 
-    /// The source answered 200 but the body was not the expected `GetSecretValue` output.
+    /// The source answered, but not with what it documents (a 200 body that is not the
+    /// `GetSecretValue` or `GetParameter` output, a batch answer without the item).
     #[error("the response for {item} (via {via}) is malformed: {reason}")]
     InvalidResponse {
         /// The secret or parameter.
@@ -188,7 +189,7 @@ pub enum Error {
     },
 
     /// One or more fields are missing or could not be decoded. All are listed at once.
-    #[error("{item}: {}", FieldList(.fields))]
+    #[error("{item}: {}", List(.fields))]
     InvalidFields {
         /// The secret or parameter.
         item: Item,
@@ -198,7 +199,7 @@ pub enum Error {
 
     /// Several of a struct's secrets or parameters failed, each for its own reason: all are
     /// listed, so that one deploy can fix them all.
-    #[error("{} secrets or parameters failed: {}", .0.len(), ErrorList(.0))]
+    #[error("{} errors: {}", .0.len(), List(.0))]
     Several(Vec<Error>),
 
     /// The configuration of this crate (environment variables, provider settings) is wrong.
@@ -301,9 +302,11 @@ fn access_statement(item: &Item) -> String {
         ),
         Item::Parameter(name) => {
             let resource = if name.starts_with("arn:") {
-                name.clone()
+                // `arn:aws:ssm:REGION:ACCOUNT:parameter/x`, without a `:selector` after it.
+                name.splitn(7, ':').take(6).collect::<Vec<_>>().join(":")
             } else {
-                // `/app/x` is `parameter/app/x`; a name without a leading slash gets one.
+                // `/app/x` is `parameter/app/x`; a name without a leading slash gets one. A
+                // `:label` or `:version` selector is not part of the resource.
                 let path = name.split(':').next().unwrap_or(name);
                 format!(
                     "arn:aws:ssm:*:*:parameter/{}",
@@ -403,30 +406,52 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
-struct ErrorList<'a>(&'a [Error]);
+/// Displays a list of errors separated by `; `.
+struct List<'a, T>(&'a [T]);
 
-impl fmt::Display for ErrorList<'_> {
+impl<T: fmt::Display> fmt::Display for List<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
+        for (i, item) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            fmt::Display::fmt(error, f)?;
+            fmt::Display::fmt(item, f)?;
         }
         Ok(())
     }
 }
 
-struct FieldList<'a>(&'a [FieldError]);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl fmt::Display for FieldList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, field) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
+    #[test]
+    fn parameter_statements_name_the_parameter_without_its_selector() {
+        let statement = |name: &str| {
+            Error::AccessDenied {
+                item: Item::parameter(name),
+                via: SourceKind::Extension,
+                message: String::new(),
             }
-            fmt::Display::fmt(field, f)?;
-        }
-        Ok(())
+            .policy_statement()
+            .unwrap()
+        };
+        let expect = |resource: &str| {
+            format!(
+                r#"{{"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": "{resource}"}}"#
+            )
+        };
+        assert_eq!(
+            statement("/app/x:3"),
+            expect("arn:aws:ssm:*:*:parameter/app/x")
+        );
+        assert_eq!(
+            statement("plain"),
+            expect("arn:aws:ssm:*:*:parameter/plain")
+        );
+        assert_eq!(
+            statement("arn:aws:ssm:eu-west-1:1:parameter/app/x:live"),
+            expect("arn:aws:ssm:eu-west-1:1:parameter/app/x")
+        );
     }
 }

@@ -72,6 +72,14 @@ impl Plan {
         }
     }
 
+    /// The request of the struct's own secret, if it reads one.
+    pub(crate) fn own_secret(&self) -> Option<usize> {
+        self.sources
+            .iter()
+            .find(|(source, _)| *source == SourceRef::Container)
+            .map(|&(_, index)| index)
+    }
+
     /// The index of `request`, added unless an equal one is already planned.
     fn index_of(&mut self, request: Request) -> usize {
         let same = |planned: &Request| match (planned, &request) {

@@ -52,6 +52,8 @@ impl std::fmt::Debug for Provider {
 }
 
 static GLOBAL: OnceLock<Result<Arc<Provider>, Error>> = OnceLock::new();
+/// The most requests a load sends the extension at once, whatever is configured.
+const MAX_CONNECTIONS: usize = 1024;
 
 impl Provider {
     /// A builder with the defaults: auto source, extension on port 2773, no environment read
@@ -150,7 +152,10 @@ impl Provider {
                 }
                 results
             }
-            Source::Extension => self.fetch_extension(&all, self.extension.deadline()).await,
+            Source::Extension => {
+                self.fetch_extension(&all, Instant::now() + self.extension.deadline())
+                    .await
+            }
             Source::Sdk => self.fetch_sdk(&all).await,
             Source::Auto => self.fetch_auto(&all).await,
         };
@@ -180,16 +185,33 @@ impl Provider {
     async fn fetch_extension(
         &self,
         requests: &[&Request],
-        deadline: Duration,
+        give_up_at: Instant,
     ) -> Vec<Result<SecretPayload, Error>> {
         let limit = tokio::sync::Semaphore::new(self.extension.max_connections());
+        // Requests that waited for a connection do not extend the load: retries stop at
+        // `give_up_at`, and a request still running then gets at most its own timeout.
+        let end = give_up_at + self.extension.request_timeout();
         let mut fetches = Vec::with_capacity(requests.len());
         for &request in requests {
             let limit = &limit;
             fetches.push(async move {
-                // Never closed, so acquiring only waits.
-                let _permit = limit.acquire().await.ok();
-                traced(request, self.extension.fetch(request, &self.vars, deadline)).await
+                let fetch = async {
+                    // Never closed, so acquiring only waits.
+                    let _permit = limit.acquire().await.ok();
+                    self.extension.fetch(request, &self.vars, give_up_at).await
+                };
+                traced(request, async {
+                    tokio::time::timeout_at(end.into(), fetch)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Error::TimedOut {
+                                item: request.item(),
+                                via: SourceKind::Extension,
+                                after: self.extension.request_timeout(),
+                            })
+                        })
+                })
+                .await
             });
         }
         futures_util::future::join_all(fetches).await
@@ -202,16 +224,20 @@ impl Provider {
         } else {
             Duration::ZERO
         };
-        let mut results = self.fetch_extension(requests, deadline).await;
+        let mut results = self
+            .fetch_extension(requests, Instant::now() + deadline)
+            .await;
         if !cfg!(feature = "sdk") {
             return results;
         }
         // The extension is absent, starting, overloaded or failing: the SDK may still work.
         // Not-found, access denied and decoding errors would be the same through the SDK.
+        // Parameters go to the SDK only with the `ssm` feature; without it the extension's error
+        // says more than "needs the ssm feature" would.
         let unavailable: Vec<usize> = results
             .iter()
             .enumerate()
-            .filter(|(_, result)| {
+            .filter(|&(index, result)| {
                 matches!(
                     result,
                     Err(Error::Unreachable { .. }
@@ -219,7 +245,7 @@ impl Provider {
                         | Error::TimedOut { .. }
                         | Error::Throttled { .. }
                         | Error::Service { .. })
-                )
+                ) && (cfg!(feature = "ssm") || matches!(requests[index], Request::Secret(_)))
             })
             .map(|(index, _)| index)
             .collect();
@@ -360,10 +386,8 @@ impl ProviderBuilder {
         if let Some(port) = number::<u16>(vars, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")? {
             self.extension.port = port;
         }
-        if let Some(max) = number::<usize>(vars, "PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS")?
-            .filter(|m| *m > 0)
-        {
-            self.extension.max_connections = max;
+        if let Some(max) = number::<usize>(vars, "PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS")? {
+            self.extension.max_connections = max.clamp(1, MAX_CONNECTIONS);
         }
         if let Some(millis) =
             number::<u64>(vars, "SECRETS_MANAGER_TIMEOUT_MILLIS")?.filter(|m| *m > 0)
@@ -406,9 +430,9 @@ impl ProviderBuilder {
     }
 
     /// How many requests a load sends the extension at once (default 3, the extension's own
-    /// connection limit; at least 1).
+    /// connection limit; 1 to 1024).
     pub fn extension_max_connections(mut self, max: usize) -> Self {
-        self.extension.max_connections = max.max(1);
+        self.extension.max_connections = max.clamp(1, MAX_CONNECTIONS);
         self
     }
 

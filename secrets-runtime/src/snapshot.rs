@@ -83,15 +83,15 @@ impl<T: FromSecret> Snapshot<T> {
             || Instant::now() > this.cache.expires_at() + T::SPEC.max_stale
     }
 
-    /// The source that served this value (for a struct of several sources, its first one:
-    /// its own secret when it has one).
+    /// The source that served this value (for a struct of several sources, the one that
+    /// served its own secret, or else its first source that exists).
     #[must_use]
     pub fn source(this: &Self) -> SourceKind {
         this.entry.via
     }
 
-    /// The `VersionId` of the struct's secret (of its first source when it has several), when
-    /// the source reports one.
+    /// The `VersionId` of the struct's own secret (without one, of its first source that
+    /// exists; a parameter's version number), when the source reports one.
     #[must_use]
     pub fn version_id(this: &Self) -> Option<&'static str> {
         this.entry.version_id.as_deref()

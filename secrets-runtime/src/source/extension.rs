@@ -122,14 +122,20 @@ impl ExtensionSource {
         self.config.max_connections
     }
 
+    /// How long one request may take.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+
     /// How long a load retries, as configured.
     pub(crate) fn deadline(&self) -> Duration {
         self.config.deadline
     }
 
-    /// Fetches one secret or parameter, retrying transient failures until `deadline` has passed since the
-    /// first attempt (`Duration::ZERO`: a single attempt, plus one retry of a connection that
-    /// closed under the request).
+    /// Fetches one secret or parameter, retrying transient failures until `give_up_at` (one
+    /// instant for every source of a load, so that sources waiting for a connection do not
+    /// extend it; now: a single attempt, plus one retry of a connection that closed under the
+    /// request).
     ///
     /// A forced refresh asks for `refreshNow=true`; an extension that rejects the parameter
     /// (`400 unknown parameter`) is asked again without it.
@@ -137,10 +143,10 @@ impl ExtensionSource {
         &self,
         request: &Request,
         vars: &Vars,
-        deadline: Duration,
+        give_up_at: Instant,
     ) -> Result<SecretPayload, Error> {
         match (
-            self.fetch_with_retries(request, vars, deadline).await,
+            self.fetch_with_retries(request, vars, give_up_at).await,
             request,
         ) {
             (Err(Error::Service { message, .. }), Request::Secret(secret))
@@ -155,7 +161,7 @@ impl ExtensionSource {
                     refresh_now: false,
                     ..secret.clone()
                 });
-                self.fetch_with_retries(&plain, vars, deadline).await
+                self.fetch_with_retries(&plain, vars, give_up_at).await
             }
             (result, _) => result,
         }
@@ -165,7 +171,7 @@ impl ExtensionSource {
         &self,
         request: &Request,
         vars: &Vars,
-        deadline: Duration,
+        give_up_at: Instant,
     ) -> Result<SecretPayload, Error> {
         let item = request.item();
         let uri = self.uri(request);
@@ -197,7 +203,7 @@ impl ExtensionSource {
                 continue;
             }
             let pause = jitter::add_up_to_half(backoff);
-            if started.elapsed() + pause >= deadline {
+            if Instant::now() + pause >= give_up_at {
                 return Err(self.give_up(item, retry, started.elapsed(), attempts));
             }
             tracing::debug!(
@@ -352,6 +358,20 @@ impl ExtensionSource {
                 item,
                 port: self.config.port,
             })),
+            // The Secrets Manager Agent answers a bare 404 for the Parameter Store path, which
+            // it does not serve: not a verdict on the parameter.
+            StatusCode::NOT_FOUND if matches!(item, Item::Parameter(_)) => {
+                Attempt::Done(Err(Error::Service {
+                    item,
+                    via,
+                    code: "HTTP 404".into(),
+                    message: format!(
+                        "the endpoint on port {} does not serve Parameter Store (the Secrets \
+                         Manager Agent does not; the Lambda extension does)",
+                        self.config.port
+                    ),
+                }))
+            }
             StatusCode::NOT_FOUND => Attempt::Done(Err(Error::NotFound { item, via })),
             StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(Retry::Throttled),
             s if s.is_server_error() => Attempt::Retry(Retry::Server {

@@ -188,49 +188,42 @@ impl SdkSource {
             }
             Some(Err(err)) => {
                 let waited = started.elapsed();
-                return names
-                    .into_iter()
-                    .map(|name| Err(map_error(Item::Secret(name), &err, waited)))
-                    .collect();
+                let items = names.into_iter().map(Item::Secret);
+                return failed_call(items, |item| map_error(item, &err, waited));
             }
             None => {
-                return names
-                    .into_iter()
-                    .map(|name| Err(timed_out(Item::Secret(name), started.elapsed())))
-                    .collect();
+                let items = names.into_iter().map(Item::Secret);
+                return failed_call(items, |item| timed_out(item, started.elapsed()));
             }
         };
         let mut values = output.secret_values.unwrap_or_default();
         let errors = output.errors.unwrap_or_default();
-        names
-            .into_iter()
-            .map(|name| {
-                let found = values.iter().position(|v| {
-                    v.name.as_deref() == Some(name.as_str())
-                        || v.arn.as_deref() == Some(name.as_str())
-                });
-                if let Some(position) = found {
-                    return entry_payload(values.swap_remove(position), name);
-                }
-                let item = Item::Secret(name);
-                match errors
-                    .iter()
-                    .find(|e| e.secret_id.as_deref() == Some(item.name()))
-                {
-                    Some(error) => {
-                        let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
-                        let message = error.message.clone().unwrap_or_default();
-                        Err(ErrorCode::of(&code).into_error(item, SourceKind::Sdk, code, message))
-                    }
-                    None => Err(Error::InvalidResponse {
-                        item,
-                        via: SourceKind::Sdk,
-                        reason: "BatchGetSecretValue returned neither its value nor an error"
-                            .into(),
-                    }),
-                }
-            })
-            .collect()
+        let mut results = Vec::with_capacity(secrets.len());
+        for &(_, secret) in secrets {
+            let name = &secret.name;
+            let found = values.iter().position(|v| {
+                v.name.as_deref() == Some(name.as_str()) || v.arn.as_deref() == Some(name.as_str())
+            });
+            let result = if let Some(position) = found {
+                entry_payload(values.swap_remove(position), name.clone())
+            } else if let Some(error) = errors.iter().find(|e| e.secret_id.as_ref() == Some(name)) {
+                let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
+                let message = error.message.clone().unwrap_or_default();
+                let item = Item::Secret(name.clone());
+                Err(ErrorCode::of(&code).into_error(item, SourceKind::Sdk, code, message))
+            } else {
+                // Named in a form the answer does not repeat (a partial ARN): ask on its own.
+                let request = Request::Secret(secret.clone());
+                traced(&request, self.get_secret_value(secret)).await
+            };
+            results.push(result);
+        }
+        // Values nobody asked for are wiped too.
+        for entry in values {
+            drop(entry.secret_string.map(Zeroizing::new));
+            drop(entry.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
+        }
+        results
     }
 
     async fn get_secret_value(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
@@ -290,6 +283,14 @@ pub(crate) async fn bounded<F: std::future::IntoFuture>(send: F) -> Option<F::Ou
     tokio::time::timeout(OPERATION_TIMEOUT + Duration::from_secs(1), send)
         .await
         .ok()
+}
+
+/// The result for every item of a batch call that failed as a whole.
+pub(crate) fn failed_call(
+    items: impl Iterator<Item = Item>,
+    error: impl Fn(Item) -> Error,
+) -> Vec<Result<SecretPayload, Error>> {
+    items.map(|item| Err(error(item))).collect()
 }
 
 pub(crate) fn timed_out(item: Item, after: Duration) -> Error {

@@ -7,8 +7,10 @@ use aws_sdk_ssm::types::Parameter;
 use secrecy::zeroize::Zeroizing;
 use tracing::Instrument as _;
 
-use super::SourceKind;
-use super::sdk::{SdkSource, bounded, map_error, timed_out};
+use aws_sdk_ssm::error::{ProvideErrorMetadata as _, SdkError};
+
+use super::sdk::{SdkSource, bounded, failed_call, map_error, timed_out};
+use super::{ErrorCode, SourceKind};
 use crate::document::{RawValue, SecretPayload};
 use crate::{Error, Item};
 
@@ -52,23 +54,36 @@ async fn get_parameters_call(
     span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
     let output = match result {
         Some(Ok(output)) => output,
-        Some(Err(err)) => {
-            let waited = started.elapsed();
-            return names
+        // One name the role may not read fails the whole call: ask for each on its own, so
+        // that only that one is reported.
+        Some(Err(SdkError::ServiceError(service)))
+            if names.len() > 1
+                && ErrorCode::of(service.err().code().unwrap_or_default())
+                    == ErrorCode::AccessDenied =>
+        {
+            tracing::debug!(parent: &span, "GetParameters was denied; asking for each parameter");
+            let each = names
+                .iter()
+                .map(|&name| get_parameters_call(sdk, vec![name]));
+            return futures_util::future::join_all(each)
+                .await
                 .into_iter()
-                .map(|name| Err(map_error(Item::parameter(name), &err, waited)))
+                .flatten()
                 .collect();
         }
+        Some(Err(err)) => {
+            let waited = started.elapsed();
+            let items = names.into_iter().map(Item::parameter);
+            return failed_call(items, |item| map_error(item, &err, waited));
+        }
         None => {
-            return names
-                .into_iter()
-                .map(|name| Err(timed_out(Item::parameter(name), started.elapsed())))
-                .collect();
+            let items = names.into_iter().map(Item::parameter);
+            return failed_call(items, |item| timed_out(item, started.elapsed()));
         }
     };
     let mut found = output.parameters.unwrap_or_default();
     let invalid = output.invalid_parameters.unwrap_or_default();
-    names
+    let results = names
         .into_iter()
         .map(|name| {
             let item = Item::parameter(name);
@@ -87,17 +102,22 @@ async fn get_parameters_call(
                 reason: "GetParameters returned neither the parameter nor it as invalid".into(),
             })
         })
-        .collect()
+        .collect();
+    // Values nobody asked for are wiped too.
+    for parameter in found {
+        drop(parameter.value.map(Zeroizing::new));
+    }
+    results
 }
 
-/// Whether `parameter` is the answer for `requested`: by name, by name and selector
-/// (`name:label`, `name:3`), or by ARN.
+/// Whether `parameter` is the answer for `requested`: its name or ARN followed by its
+/// selector (`:label`, `:3`) if it was asked for with one.
 fn answers(parameter: &Parameter, requested: &str) -> bool {
-    let name = parameter.name.as_deref().unwrap_or_default();
     let selector = parameter.selector.as_deref().unwrap_or_default();
-    requested == name
-        || parameter.arn.as_deref() == Some(requested)
-        || (!selector.is_empty() && requested.strip_suffix(selector) == Some(name))
+    let Some(base) = requested.strip_suffix(selector) else {
+        return false;
+    };
+    parameter.name.as_deref() == Some(base) || parameter.arn.as_deref() == Some(base)
 }
 
 fn payload(item: Item, parameter: Parameter) -> Result<SecretPayload, Error> {
@@ -113,4 +133,33 @@ fn payload(item: Item, parameter: Parameter) -> Result<SecretPayload, Error> {
         version_id: Some(parameter.version.to_string()),
         via: SourceKind::Sdk,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parameter(name: &str, selector: Option<&str>) -> Parameter {
+        Parameter::builder()
+            .name(name)
+            .set_selector(selector.map(str::to_owned))
+            .arn(format!("arn:aws:ssm:us-east-1:1:parameter{name}"))
+            .build()
+    }
+
+    #[test]
+    fn answers_match_name_arn_and_selector_exactly() {
+        let plain = parameter("/x", None);
+        let third = parameter("/x", Some(":3"));
+        assert!(answers(&plain, "/x"));
+        assert!(answers(&plain, "arn:aws:ssm:us-east-1:1:parameter/x"));
+        assert!(!answers(&plain, "/x:3"));
+        assert!(answers(&third, "/x:3"));
+        assert!(answers(&third, "arn:aws:ssm:us-east-1:1:parameter/x:3"));
+        assert!(
+            !answers(&third, "/x"),
+            "a plain name is not answered by a version"
+        );
+        assert!(!answers(&plain, "/y"));
+    }
 }

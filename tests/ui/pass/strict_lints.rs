@@ -27,6 +27,19 @@ struct Jay {
     r#type: std::string::String,
 }
 
+/// Other secrets and parameters, with no container `name`.
+#[derive(::secrets_runtime::FromSecret)]
+struct Sourced {
+    #[secret(from = "{STAGE:-dev}/shared", key = "region")]
+    region: std::string::String,
+    #[secret(parameter = "/app/{STAGE:-dev}/hosts")]
+    hosts: Vec<std::string::String>,
+    #[secret(parameter = "/app/{STAGE:-dev}/beta")]
+    beta: core::option::Option<bool>,
+    #[secret(parameter = "/app/{STAGE:-dev}/limit", default = "10")]
+    limit: u32,
+}
+
 /// No fields at all.
 #[derive(::secrets_runtime::FromSecret)]
 #[secret(name = "empty")]
