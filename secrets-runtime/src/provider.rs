@@ -187,6 +187,11 @@ impl Provider {
         requests: &[&Request],
         give_up_at: Instant,
     ) -> Vec<Result<SecretPayload, Error>> {
+        let token = match self.extension.token(&self.vars).await {
+            Ok(token) => token,
+            Err(err) => return requests.iter().map(|_| Err(err.clone())).collect(),
+        };
+        let token = token.as_ref();
         let limit = tokio::sync::Semaphore::new(self.extension.max_connections());
         // Requests that waited for a connection do not extend the load: retries stop at
         // `give_up_at`, and a request still running then gets at most its own timeout.
@@ -198,7 +203,7 @@ impl Provider {
                 let fetch = async {
                     // Never closed, so acquiring only waits.
                     let _permit = limit.acquire().await.ok();
-                    self.extension.fetch(request, &self.vars, give_up_at).await
+                    self.extension.fetch(request, token, give_up_at).await
                 };
                 traced(request, async {
                     tokio::time::timeout_at(end.into(), fetch)

@@ -142,11 +142,11 @@ impl ExtensionSource {
     pub(crate) async fn fetch(
         &self,
         request: &Request,
-        vars: &Vars,
+        token: Option<&HeaderValue>,
         give_up_at: Instant,
     ) -> Result<SecretPayload, Error> {
         match (
-            self.fetch_with_retries(request, vars, give_up_at).await,
+            self.fetch_with_retries(request, token, give_up_at).await,
             request,
         ) {
             (Err(Error::Service { message, .. }), Request::Secret(secret))
@@ -161,7 +161,7 @@ impl ExtensionSource {
                     refresh_now: false,
                     ..secret.clone()
                 });
-                self.fetch_with_retries(&plain, vars, give_up_at).await
+                self.fetch_with_retries(&plain, token, give_up_at).await
             }
             (result, _) => result,
         }
@@ -170,12 +170,11 @@ impl ExtensionSource {
     async fn fetch_with_retries(
         &self,
         request: &Request,
-        vars: &Vars,
+        token: Option<&HeaderValue>,
         give_up_at: Instant,
     ) -> Result<SecretPayload, Error> {
         let item = request.item();
         let uri = self.uri(request);
-        let token = self.token(vars).await?;
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         let mut attempts = 0u32;
@@ -183,15 +182,11 @@ impl ExtensionSource {
             attempts += 1;
             // A started request gets its full timeout; the deadline decides whether to retry.
             let timeout = self.config.request_timeout;
-            let attempt = match tokio::time::timeout(
-                timeout,
-                self.attempt(&uri, token.as_ref(), &item),
-            )
-            .await
-            {
-                Ok(attempt) => attempt,
-                Err(_) => Attempt::Retry(Retry::TimedOut),
-            };
+            let attempt =
+                match tokio::time::timeout(timeout, self.attempt(&uri, token, &item)).await {
+                    Ok(attempt) => attempt,
+                    Err(_) => Attempt::Retry(Retry::TimedOut),
+                };
             let retry = match attempt {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(retry) => retry,
@@ -248,8 +243,8 @@ impl ExtensionSource {
     }
 
     /// The token: the configured one, or the first set of the agent's variables; a
-    /// `file:///path` value is read from that file.
-    async fn token(&self, vars: &Vars) -> Result<Option<HeaderValue>, Error> {
+    /// `file:///path` value is read from that file (once per load).
+    pub(crate) async fn token(&self, vars: &Vars) -> Result<Option<HeaderValue>, Error> {
         let Some(raw) = self
             .config
             .token
