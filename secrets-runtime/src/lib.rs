@@ -33,6 +33,7 @@
 //! See the README for the attribute reference, the environment variables and the guarantees.
 
 mod cache;
+mod clock;
 mod decode;
 mod document;
 mod error;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument as _;
 
+use crate::clock::Deadline;
 use crate::document::SecretPayload;
 use crate::source::extension::{ExtensionConfig, ExtensionSource};
 use crate::source::local::{self, LocalSource};
@@ -153,8 +154,9 @@ impl Provider {
                 results
             }
             Source::Extension => {
-                self.fetch_extension(&all, Instant::now() + self.extension.deadline())
-                    .await
+                let deadline = Deadline::after(self.extension.deadline());
+                let grace = self.extension.request_timeout();
+                self.fetch_extension(&all, &deadline, grace, true).await
             }
             Source::Sdk => self.fetch_sdk(&all).await,
             Source::Auto => self.fetch_auto(&all).await,
@@ -181,11 +183,14 @@ impl Provider {
     }
 
     /// Through the extension, at most its connection limit
-    /// (`PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`) at once.
+    /// (`PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`) at once, all within one `deadline`:
+    /// retries stop there, and a request still running then gets at most `grace` more.
     async fn fetch_extension(
         &self,
         requests: &[&Request],
-        give_up_at: Instant,
+        deadline: &Deadline,
+        grace: Duration,
+        wait_for_listener: bool,
     ) -> Vec<Result<SecretPayload, Error>> {
         let token = match self.extension.token(&self.vars).await {
             Ok(token) => token,
@@ -193,9 +198,6 @@ impl Provider {
         };
         let token = token.as_ref();
         let limit = tokio::sync::Semaphore::new(self.extension.max_connections());
-        // Requests that waited for a connection do not extend the load: retries stop at
-        // `give_up_at`, and a request still running then gets at most its own timeout.
-        let end = give_up_at + self.extension.request_timeout();
         let mut fetches = Vec::with_capacity(requests.len());
         for &request in requests {
             let limit = &limit;
@@ -203,18 +205,24 @@ impl Provider {
                 let fetch = async {
                     // Never closed, so acquiring only waits.
                     let _permit = limit.acquire().await.ok();
-                    self.extension.fetch(request, token, give_up_at).await
-                };
-                traced(request, async {
-                    tokio::time::timeout_at(end.into(), fetch)
+                    self.extension
+                        .fetch(request, token, deadline, wait_for_listener)
                         .await
-                        .unwrap_or_else(|_| {
-                            Err(Error::TimedOut {
-                                item: request.item(),
-                                via: SourceKind::Extension,
-                                after: self.extension.request_timeout(),
-                            })
+                };
+                // Requests that waited for a connection do not extend the load.
+                traced(request, async {
+                    deadline.bound(grace, fetch).await.unwrap_or_else(|| {
+                        Err(Error::TimedOut {
+                            item: request.item(),
+                            via: SourceKind::Extension,
+                            // The longest the cut request can have waited.
+                            after: if grace.is_zero() {
+                                deadline.budget()
+                            } else {
+                                grace
+                            },
                         })
+                    })
                 })
                 .await
             });
@@ -223,14 +231,22 @@ impl Provider {
     }
 
     async fn fetch_auto(&self, requests: &[&Request]) -> Vec<Result<SecretPayload, Error>> {
-        // Off Lambda there is rarely an agent: one attempt, then the SDK at once.
-        let deadline = if self.vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-            self.extension.deadline()
-        } else {
-            Duration::ZERO
+        let on_lambda = self.vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let fallback = cfg!(feature = "sdk");
+        // On Lambda an extension that answers "not ready" gets the deadline; with the SDK to
+        // fall back on, that deadline bounds the whole extension phase, so that the load
+        // stays well under Lambda's 10 s INIT limit (2 s, then at most 6 s of SDK). A port
+        // that nobody listens on is waited for only without the SDK: in the INVOKE phase,
+        // where loads belong, an attached extension listens. Off Lambda there is rarely an
+        // agent: one attempt, then the SDK.
+        let (deadline, grace) = match (on_lambda, fallback) {
+            (true, true) => (self.extension.deadline(), Duration::ZERO),
+            (true, false) => (self.extension.deadline(), self.extension.request_timeout()),
+            (false, _) => (Duration::ZERO, self.extension.request_timeout()),
         };
+        let deadline = Deadline::after(deadline);
         let mut results = self
-            .fetch_extension(requests, Instant::now() + deadline)
+            .fetch_extension(requests, &deadline, grace, !fallback)
             .await;
         if !cfg!(feature = "sdk") {
             return results;

@@ -6,7 +6,7 @@
 //! At cold start the extension may refuse connections or answer `400 not ready`: those, 429s,
 //! 5xx answers and time-outs are retried with backoff until the load deadline.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use secrecy::zeroize::Zeroizing;
 use serde_json::Value;
 
 use super::{ErrorCode, Request, SecretRequest, SourceKind, error_chain};
+use crate::clock::{self, Deadline};
 use crate::document::{RawValue, SecretPayload};
 use crate::jitter;
 use crate::vars::Vars;
@@ -132,10 +133,11 @@ impl ExtensionSource {
         self.config.deadline
     }
 
-    /// Fetches one secret or parameter, retrying transient failures until `give_up_at` (one
-    /// instant for every source of a load, so that sources waiting for a connection do not
-    /// extend it; now: a single attempt, plus one retry of a connection that closed under the
-    /// request).
+    /// Fetches one secret or parameter, retrying transient failures until `deadline` (one
+    /// for every source of a load, so that sources waiting for a connection do not extend it;
+    /// its last try is made at the deadline). With `wait_for_listener` false, a port that
+    /// refuses connections (or closes them) is given up on after one immediate retry: in auto
+    /// mode with the SDK to fall back on, nothing listening means there is no extension.
     ///
     /// A forced refresh asks for `refreshNow=true`; an extension that rejects the parameter
     /// (`400 unknown parameter`) is asked again without it.
@@ -143,10 +145,12 @@ impl ExtensionSource {
         &self,
         request: &Request,
         token: Option<&HeaderValue>,
-        give_up_at: Instant,
+        deadline: &Deadline,
+        wait_for_listener: bool,
     ) -> Result<SecretPayload, Error> {
         match (
-            self.fetch_with_retries(request, token, give_up_at).await,
+            self.fetch_with_retries(request, token, deadline, wait_for_listener)
+                .await,
             request,
         ) {
             (Err(Error::Service { message, .. }), Request::Secret(secret))
@@ -161,7 +165,8 @@ impl ExtensionSource {
                     refresh_now: false,
                     ..secret.clone()
                 });
-                self.fetch_with_retries(&plain, token, give_up_at).await
+                self.fetch_with_retries(&plain, token, deadline, wait_for_listener)
+                    .await
             }
             (result, _) => result,
         }
@@ -171,34 +176,37 @@ impl ExtensionSource {
         &self,
         request: &Request,
         token: Option<&HeaderValue>,
-        give_up_at: Instant,
+        deadline: &Deadline,
+        wait_for_listener: bool,
     ) -> Result<SecretPayload, Error> {
         let item = request.item();
         let uri = self.uri(request);
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let mut backoff = FIRST_BACKOFF;
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            // A started request gets its full timeout; the deadline decides whether to retry.
+            // A started request gets its full timeout (not counting a freeze of the process);
+            // the deadline decides whether to retry.
             let timeout = self.config.request_timeout;
-            let attempt =
-                match tokio::time::timeout(timeout, self.attempt(&uri, token, &item)).await {
-                    Ok(attempt) => attempt,
-                    Err(_) => Attempt::Retry(Retry::TimedOut),
-                };
+            let attempt = deadline
+                .timeout(timeout, self.attempt(&uri, token, &item))
+                .await
+                .unwrap_or(Attempt::Retry(Retry::TimedOut));
             let retry = match attempt {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(retry) => retry,
             };
+            let transport = matches!(retry, Retry::Transport(_));
             // A kept-alive connection that the server closed as the request went out (the
             // agent closes each connection 61 s after accepting it) gets one immediate retry.
-            if attempts == 1 && matches!(retry, Retry::Transport(_)) {
+            if attempts == 1 && transport {
                 tracing::debug!(%item, reason = retry.describe(), "retrying at once");
                 continue;
             }
-            let pause = jitter::add_up_to_half(backoff);
-            if Instant::now() + pause >= give_up_at {
+            if (transport && !wait_for_listener)
+                || !deadline.pause(jitter::add_up_to_half(backoff)).await
+            {
                 return Err(self.give_up(item, retry, started.elapsed(), attempts));
             }
             tracing::debug!(
@@ -207,7 +215,6 @@ impl ExtensionSource {
                 reason = retry.describe(),
                 "extension not available yet, retrying"
             );
-            tokio::time::sleep(pause).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
@@ -257,14 +264,14 @@ impl ExtensionSource {
         let token = match raw.strip_prefix("file://") {
             Some(path) => {
                 let read = tokio::fs::read_to_string(path);
-                let text = match tokio::time::timeout(self.config.request_timeout, read).await {
-                    Ok(Ok(text)) => Zeroizing::new(text),
-                    Ok(Err(err)) => {
+                let text = match clock::timeout(self.config.request_timeout, read).await {
+                    Some(Ok(text)) => Zeroizing::new(text),
+                    Some(Err(err)) => {
                         return Err(Error::Config(format!(
                             "could not read the extension token file `{path}`: {err}"
                         )));
                     }
-                    Err(_) => {
+                    None => {
                         return Err(Error::Config(format!(
                             "reading the extension token file `{path}` timed out"
                         )));

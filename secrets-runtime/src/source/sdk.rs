@@ -19,8 +19,13 @@ use crate::document::{RawValue, SecretPayload};
 use crate::provider::traced;
 use crate::{Error, Item};
 
-/// The longest one SDK call may take, retries included.
-pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest one SDK call may take, retries included: with the outer bound of [`bounded`],
+/// a load through the SDK at Lambda's INIT stays well under its 10 s limit.
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one attempt of an SDK call may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest connecting to the SDK's endpoint may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// `BatchGetSecretValue` takes at most this many secret ids.
 const BATCH_LIMIT: usize = 20;
 
@@ -51,8 +56,8 @@ impl SdkSource {
         self.config
             .get_or_init(|| async {
                 let timeouts = TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(3))
-                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                     .operation_timeout(OPERATION_TIMEOUT)
                     .build();
                 aws_config::defaults(BehaviorVersion::latest())
@@ -277,12 +282,14 @@ impl SdkSource {
 }
 
 /// `send` within [`OPERATION_TIMEOUT`] and a second: the SDK's own timeouts apply to clients
-/// this crate builds; this bound holds for clients passed in by the user too. `None` when it
-/// ran out.
+/// this crate builds; this bound holds for clients passed in by the user too (and, unlike the
+/// SDK's, does not count a freeze of the process). `None` when it ran out.
 pub(crate) async fn bounded<F: std::future::IntoFuture>(send: F) -> Option<F::Output> {
-    tokio::time::timeout(OPERATION_TIMEOUT + Duration::from_secs(1), send)
-        .await
-        .ok()
+    crate::clock::timeout(
+        OPERATION_TIMEOUT + Duration::from_secs(1),
+        send.into_future(),
+    )
+    .await
 }
 
 /// The result for every item of a batch call that failed as a whole.
