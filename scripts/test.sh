@@ -4,7 +4,8 @@
 # Installs into a cache folder that later runs reuse (SECRETS_TEST_CACHE, default
 # ~/.cache/secrets-rs-test): moto[server] 5.x in a Python virtual environment, and the AWS
 # Secrets Manager Agent (cargo install, ~10 minutes the first time). Starts moto and the agent
-# (pointed at moto) on free loopback ports, seeds the example secrets, runs
+# (pointed at moto) on free loopback ports, seeds the example secrets, builds the Lambda
+# example for the lifecycle tests (which start their own simulated Lambda), runs
 # `cargo test --workspace --all-features`, runs the benchmark once in criterion's test mode
 # (no timings), then runs the quickstart against the agent.
 # Stops exactly the processes it started (by pid) when it exits, even on failure.
@@ -133,6 +134,19 @@ for name, value in json.load(open(sys.argv[1])).items():
     client.create_secret(Name=name, SecretString=json.dumps(value))
 PY
 log "seeded the example secrets into moto"
+
+# The Lambda lifecycle tests (tests/lambda.rs) run the real examples/lambda.rs on a simulated
+# Lambda: built here with a 2 s TTL, with and without the sdk feature.
+log "building examples/lambda.rs for the Lambda lifecycle tests"
+target_dir="$(cargo metadata --format-version 1 --no-deps \
+  | "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+mkdir -p "$work/bin"
+cargo build --quiet -p secrets-examples --example lambda --features lambda,short-ttl
+cp "$target_dir/debug/examples/lambda" "$work/bin/lambda-no-sdk"
+cargo build --quiet -p secrets-examples --example lambda --features lambda,sdk,short-ttl
+cp "$target_dir/debug/examples/lambda" "$work/bin/lambda"
+export SECRETS_TEST_LAMBDA_BIN="$work/bin/lambda"
+export SECRETS_TEST_LAMBDA_BIN_NO_SDK="$work/bin/lambda-no-sdk"
 
 export SECRETS_TEST_MOTO_URL="$AWS_ENDPOINT_URL"
 export SECRETS_TEST_AGENT_PORT="$agent_port"

@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
 mod fault;
+pub mod lambda;
 mod logs;
 pub use fault::{Fault, FaultServer, Seen};
 pub use logs::LogCapture;
@@ -299,13 +300,20 @@ impl Agent {
     /// waiting for it to listen.
     #[must_use]
     pub fn spawn(port: u16) -> Self {
+        Self::spawn_with(port, &moto_url(), 300)
+    }
+
+    /// Starts the agent on `port`, pointed at the Secrets Manager endpoint `endpoint`, caching
+    /// for `ttl_seconds` (0: no cache), without waiting for it to listen.
+    #[must_use]
+    pub fn spawn_with(port: u16, endpoint: &str, ttl_seconds: u32) -> Self {
         let binary = PathBuf::from(required_env("SECRETS_TEST_AGENT_BIN"));
         let dir = TempDir::new("agent");
         let config = dir.path.join("agent.toml");
         std::fs::write(
             &config,
             format!(
-                "http_port = \"{port}\"\nttl_seconds = \"300\"\nregion = \"us-east-1\"\n\
+                "http_port = \"{port}\"\nttl_seconds = \"{ttl_seconds}\"\nregion = \"us-east-1\"\n\
                  log_to_file = false\nlog_level = \"warn\"\nvalidate_credentials = false\n"
             ),
         )
@@ -313,7 +321,7 @@ impl Agent {
         let child = Command::new(&binary)
             .arg("--config")
             .arg(&config)
-            .env("AWS_ENDPOINT_URL", moto_url())
+            .env("AWS_ENDPOINT_URL", endpoint)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
