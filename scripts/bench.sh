@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs the benchmark of the README's table, in one process, with its baselines beside it:
+# Runs the benchmarks of the README's tables, each in one process with its baselines beside it:
 # starts moto and the Secrets Manager Agent (through scripts/test.sh), then
-# `cargo bench -p secrets-tests --bench compare`. Extra arguments go to criterion.
+# `cargo bench -p secrets-tests --bench compare` (extra arguments go to criterion) and
+# `cargo bench -p secrets-tests --bench lambda` (the simulated Lambda).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-exec ./scripts/test.sh cargo bench -p secrets-tests --bench compare -- "$@"
+exec ./scripts/test.sh bash -c '
+  cargo bench -p secrets-tests --bench compare -- "$@" &&
+  cargo bench -p secrets-tests --bench lambda
+' bench "$@"

@@ -163,9 +163,10 @@ fi
 log "cargo test --workspace --all-features"
 cargo test --workspace --all-features --no-fail-fast
 
-# The benchmark in its quick test mode (each benchmark once, no timings), so that it cannot rot.
-log "benchmark check: cargo test -p secrets-tests --bench compare"
-cargo test -p secrets-tests --bench compare
+# The benchmarks in their quick test mode (each benchmark once, no timings), so that they
+# cannot rot.
+log "benchmark check: cargo test -p secrets-tests --bench compare --bench lambda"
+cargo test -p secrets-tests --bench compare --bench lambda
 
 log "quickstart through the agent with STAGE=prd"
 output="$(SECRETS_SOURCE=extension PARAMETERS_SECRETS_EXTENSION_HTTP_PORT="$agent_port" STAGE=prd \

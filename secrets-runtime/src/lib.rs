@@ -100,8 +100,13 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     fn cache() -> &'static __private::Cache<Self>;
 
     /// Loads the value into the cache with the global [`Provider`], or returns the cached value
-    /// while it is fresh. Concurrent callers share one fetch. Call it at cold start; after
-    /// the TTL it refetches (a failed refresh keeps serving the last good value).
+    /// while it is fresh (a clock read and an atomic load). Concurrent callers share one fetch.
+    /// After the TTL it awaits the refresh (a failed refresh keeps serving the last good value,
+    /// up to `max_stale`).
+    ///
+    /// Call it at start-up; on Lambda, at the top of the handler, not at INIT: the extension
+    /// answers only in the INVOKE phase, and a refresh awaited by an invocation cannot be cut
+    /// by the freeze that follows it (see the README's "On Lambda").
     ///
     /// # Errors
     /// Any [`Error`] of the first load; the next call tries again.
@@ -123,7 +128,9 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     /// The cached value. While fresh: no lock, no I/O, no allocation. After the TTL it still
     /// returns the current value at once; the expiry timer (or this read, if the timer's runtime
     /// is gone) starts one background refresh on the current tokio runtime (outside a runtime,
-    /// the next `load().await` refreshes).
+    /// the next `load().await` refreshes). It never enforces `max_stale`. On Lambda, where the
+    /// process is frozen between invocations, prefer [`load`](FromSecret::load) in the
+    /// handler.
     ///
     /// # Panics
     /// If the struct was never loaded: call [`load`](FromSecret::load) at start-up, or use

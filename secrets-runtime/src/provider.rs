@@ -444,7 +444,7 @@ impl ProviderBuilder {
 
     /// The token for `X-Aws-Parameters-Secrets-Token`, instead of `AWS_TOKEN`,
     /// `AWS_SESSION_TOKEN` or `AWS_CONTAINER_AUTHORIZATION_TOKEN`. A `file:///path` value is
-    /// read from that file at each fetch.
+    /// read from that file once per load.
     pub fn extension_token(mut self, token: impl Into<String>) -> Self {
         self.extension.token = Some(token.into());
         self
@@ -457,14 +457,16 @@ impl ProviderBuilder {
         self
     }
 
-    /// How long one request to the extension may take (default 3 s).
+    /// How long one request to the extension may take (default 3 s), counting only the time
+    /// the process runs.
     pub fn extension_request_timeout(mut self, timeout: Duration) -> Self {
         self.extension.request_timeout = timeout;
         self
     }
 
     /// How long a load keeps retrying an extension that refuses connections or is not ready
-    /// (default 2 s). In auto mode this applies on Lambda only.
+    /// (default 2 s), counting only the time the process runs (a Lambda freeze does not use
+    /// it up). In auto mode this applies on Lambda only.
     pub fn extension_deadline(mut self, deadline: Duration) -> Self {
         self.extension.deadline = deadline;
         self

@@ -55,6 +55,7 @@ pub struct LambdaBuilder {
     token: bool,
     standin_delay: Duration,
     extension_ready_timeout: Duration,
+    agent_ttl_seconds: u32,
     env: Vec<(String, String)>,
 }
 
@@ -69,8 +70,17 @@ impl LambdaBuilder {
             token: true,
             standin_delay: Duration::ZERO,
             extension_ready_timeout: Duration::from_secs(2),
+            agent_ttl_seconds: 0,
             env: Vec::new(),
         }
+    }
+
+    /// How long the agent behind the stand-in caches a secret. The default, 0, sends every
+    /// request to moto, where it is counted: the counts are then the library's own fetches.
+    /// The Lambda extension caches for 300 s by default.
+    pub fn agent_ttl_seconds(mut self, seconds: u32) -> Self {
+        self.agent_ttl_seconds = seconds;
+        self
     }
 
     /// Attaches the extension stand-in at `binary`, ready as `readiness` says.
@@ -125,9 +135,7 @@ impl LambdaBuilder {
         let proxy = CountingProxy::start(moto_port).await;
         let upstream = format!("http://127.0.0.1:{}", proxy.port());
         let agent_port = free_port();
-        // No cache in the agent: every request of the stand-in reaches moto, where it is
-        // counted, so the counts are the library's own fetches.
-        let agent = Agent::spawn_with(agent_port, &upstream, 0);
+        let agent = Agent::spawn_with(agent_port, &upstream, self.agent_ttl_seconds);
         assert!(
             crate::wait_listening(agent_port, NO_HANG).await,
             "the agent did not listen"

@@ -23,8 +23,9 @@ pub(crate) mod ssm;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Source {
-    /// The extension when it answers, otherwise the SDK (with the `sdk` feature). On Lambda the
-    /// extension gets the cold-start deadline to become ready; elsewhere one attempt.
+    /// The extension when it answers, otherwise the SDK (with the `sdk` feature). On Lambda an
+    /// extension that answers "not ready" gets the deadline to become ready; elsewhere one
+    /// attempt. With the `sdk` feature, a port nobody listens on goes to the SDK at once.
     #[default]
     Auto,
     /// Only the Lambda Parameters and Secrets extension (or the Secrets Manager Agent) on
