@@ -21,6 +21,7 @@ async fn handler(_: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({
         "database": jay.db_host,
         "version_id": Snapshot::version_id(&jay),
+        "source": Snapshot::source(&jay).to_string(),
         "refreshes": stats.refreshes,
         "failures": stats.failures,
     }))
