@@ -178,3 +178,46 @@ async fn auto_does_not_fall_back_on_access_denied() {
     );
     assert_eq!(server.requests().len(), 1);
 }
+
+/// Off Lambda, auto mode never calls a port the user did not choose: whatever listens on the
+/// default port 2773 gets no connection and no token; the SDK answers.
+#[tokio::test]
+async fn auto_off_lambda_never_calls_the_default_port() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{SECRETS_TESTS_NO_PROBE_NAME:-unset}")]
+    struct NoProbe {
+        value: String,
+    }
+    assert!(
+        std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none(),
+        "this test runs off Lambda"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:2773")
+        .await
+        .expect("port 2773 is free for this test (stop any agent listening on it)");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let accepting = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let name = unique_name("test/cold/no-probe");
+    create_secret(&name, r#"{"value":"via sdk"}"#).await;
+    let provider = Provider::builder()
+        .source(Source::Auto)
+        .var("SECRETS_TESTS_NO_PROBE_NAME", &name)
+        .extension_token("a-token-nobody-may-see")
+        .build();
+    let loaded = NoProbe::load_with(Arc::new(provider))
+        .await
+        .expect("loads through the SDK");
+    assert_eq!(loaded.value, "via sdk");
+    assert_eq!(Snapshot::source(&loaded), SourceKind::Sdk);
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the default port was called"
+    );
+    accepting.abort();
+}

@@ -233,12 +233,30 @@ impl Provider {
     async fn fetch_auto(&self, requests: &[&Request]) -> Vec<Result<SecretPayload, Error>> {
         let on_lambda = self.vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some();
         let fallback = cfg!(feature = "sdk");
+        if !on_lambda && !self.extension.port_chosen() {
+            // Off Lambda, any process may have bound the default port: the token (possibly a
+            // container credential) goes only to a port the user chose.
+            if fallback {
+                return self.fetch_sdk(requests).await;
+            }
+            return requests
+                .iter()
+                .map(|_| {
+                    Err(Error::Config(
+                        "auto mode off Lambda calls the extension only on a port you choose: \
+                         set PARAMETERS_SECRETS_EXTENSION_HTTP_PORT (or SECRETS_SOURCE=extension \
+                         for the default port 2773), or enable the `sdk` feature"
+                            .into(),
+                    ))
+                })
+                .collect();
+        }
         // On Lambda an extension that answers "not ready" gets the deadline; with the SDK to
         // fall back on, that deadline bounds the whole extension phase, so that the load
         // stays well under Lambda's 10 s INIT limit (2 s, then at most 6 s of SDK). A port
         // that nobody listens on is waited for only without the SDK: in the INVOKE phase,
-        // where loads belong, an attached extension listens. Off Lambda there is rarely an
-        // agent: one attempt, then the SDK.
+        // where loads belong, an attached extension listens. Off Lambda (on a port the user
+        // chose): one attempt, then the SDK.
         let (deadline, grace) = match (on_lambda, fallback) {
             (true, true) => (self.extension.deadline(), Duration::ZERO),
             (true, false) => (self.extension.deadline(), self.extension.request_timeout()),
@@ -406,6 +424,7 @@ impl ProviderBuilder {
         }
         if let Some(port) = number::<u16>(vars, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")? {
             self.extension.port = port;
+            self.extension.port_chosen = true;
         }
         if let Some(max) = number::<usize>(vars, "PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS")? {
             self.extension.max_connections = max.clamp(1, MAX_CONNECTIONS);
@@ -439,6 +458,7 @@ impl ProviderBuilder {
     /// The extension's port on 127.0.0.1 (default 2773). Only loopback is ever called.
     pub fn extension_port(mut self, port: u16) -> Self {
         self.extension.port = port;
+        self.extension.port_chosen = true;
         self
     }
 

@@ -54,6 +54,9 @@ pub(crate) struct ExtensionConfig {
     pub(crate) deadline: Duration,
     /// How many requests one load sends at once.
     pub(crate) max_connections: usize,
+    /// The port was set by the user (the builder or `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`),
+    /// not taken by default: off Lambda, auto mode calls only a port the user chose.
+    pub(crate) port_chosen: bool,
 }
 
 /// The token is never printed.
@@ -65,6 +68,7 @@ impl std::fmt::Debug for ExtensionConfig {
             .field("request_timeout", &self.request_timeout)
             .field("deadline", &self.deadline)
             .field("max_connections", &self.max_connections)
+            .field("port_chosen", &self.port_chosen)
             .finish()
     }
 }
@@ -77,6 +81,7 @@ impl Default for ExtensionConfig {
             request_timeout: Duration::from_secs(3),
             deadline: Duration::from_secs(2),
             max_connections: 3,
+            port_chosen: false,
         }
     }
 }
@@ -116,6 +121,11 @@ impl ExtensionSource {
 
     pub(crate) fn port(&self) -> u16 {
         self.config.port
+    }
+
+    /// Whether the user chose the port (see [`ExtensionConfig::port_chosen`]).
+    pub(crate) fn port_chosen(&self) -> bool {
+        self.config.port_chosen
     }
 
     /// How many requests a load sends at once.
