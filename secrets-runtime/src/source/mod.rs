@@ -25,7 +25,8 @@ pub(crate) mod ssm;
 pub enum Source {
     /// The extension when it answers, otherwise the SDK (with the `sdk` feature). On Lambda an
     /// extension that answers "not ready" gets the deadline to become ready; elsewhere one
-    /// attempt. With the `sdk` feature, a port nobody listens on goes to the SDK at once.
+    /// attempt, and only on a port the user chose (`PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` or
+    /// the builder's). With the `sdk` feature, a port nobody listens on goes to the SDK at once.
     #[default]
     Auto,
     /// Only the Lambda Parameters and Secrets extension (or the Secrets Manager Agent) on
