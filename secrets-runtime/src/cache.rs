@@ -448,6 +448,9 @@ impl<T: FromSecret> Cache<T> {
     /// panic while decoding included) and schedules the next try.
     async fn fetch_and_store(&'static self, forced: bool) -> Result<&'static Entry<T>, Error> {
         let first = self.entry().is_none();
+        // The value is as old as the request for it: a fetch that outlived a Lambda freeze
+        // does not make its value look newer than it is.
+        let started = Instant::now();
         let result = AssertUnwindSafe(self.fetch_entry(forced))
             .catch_unwind()
             .await
@@ -464,8 +467,9 @@ impl<T: FromSecret> Cache<T> {
                 self.current
                     .store(std::ptr::from_ref(*entry).cast_mut(), Ordering::Release);
                 let ttl = jitter::shorten_by_up_to_a_tenth(T::SPEC.ttl);
-                self.expires_at.store(nanos(now + ttl), Ordering::Relaxed);
-                self.fetched_at.store(nanos(now), Ordering::Relaxed);
+                self.expires_at
+                    .store(nanos(started + ttl), Ordering::Relaxed);
+                self.fetched_at.store(nanos(started), Ordering::Relaxed);
                 self.retry_at.store(0, Ordering::Relaxed);
                 self.failures_in_a_row.store(0, Ordering::Relaxed);
                 self.due.store(false, Ordering::Relaxed);
@@ -475,7 +479,7 @@ impl<T: FromSecret> Cache<T> {
                     (false, false) => &self.counters.refreshes,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                self.start_timer(now + ttl, generation);
+                self.start_timer(started + ttl, generation);
             }
             Err(err) => self.record_failure(err, now, first),
         }

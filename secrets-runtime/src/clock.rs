@@ -9,8 +9,9 @@
 //! thaws to complete.
 //!
 //! So the waits here measure time in ticks of at most [`TICK`]: a tick counts for its own
-//! length however late it fires, and the next one is measured from when it fired. A freeze
-//! therefore costs a wait at most one tick, and a wait with nothing frozen ends on time. A
+//! length however late it fires; the next one follows it, or, when it fired more than [`LATE`]
+//! late, is measured from when it fired. A freeze therefore costs a wait at most one tick,
+//! and a wait with nothing frozen ends on time (within timer rounding). A
 //! [`Deadline`] shared by the requests of one load moves later by the time its ticks were
 //! late, counting each stretch of lateness once.
 //!
@@ -49,16 +50,24 @@ async fn ticking<F: Future>(
     loop {
         let step = left.min(TICK);
         let due = from + step;
-        if let Either::Left((output, _)) = select(future.as_mut(), pin!(sleep_until(due))).await {
-            return Some(output);
-        }
+        let output = first(future.as_mut(), due).await;
         let woke = Instant::now();
+        // Heard even when the future won: a freeze that ended as its answer came is counted.
         late(due, woke);
+        if output.is_some() {
+            return output;
+        }
         left -= step;
         if left.is_zero() {
             return None;
         }
-        from = woke;
+        // On time (within timer rounding): the next tick follows this one, so that no time
+        // is lost; late: it is measured from the wake-up, so that the freeze is not counted.
+        from = if woke.saturating_duration_since(due) <= LATE {
+            due
+        } else {
+            woke
+        };
     }
 }
 
@@ -66,7 +75,6 @@ async fn ticking<F: Future>(
 /// the process spent frozen, as its waits notice it.
 #[derive(Debug)]
 pub(crate) struct Deadline {
-    budget: Duration,
     state: Mutex<DeadlineState>,
 }
 
@@ -83,17 +91,11 @@ impl Deadline {
     pub(crate) fn after(budget: Duration) -> Self {
         let now = Instant::now();
         Self {
-            budget,
             state: Mutex::new(DeadlineState {
                 at: far(now, budget),
                 counted_until: now,
             }),
         }
-    }
-
-    /// The running time it was set to.
-    pub(crate) fn budget(&self) -> Duration {
-        self.budget
     }
 
     /// What is left of it.
@@ -144,17 +146,25 @@ impl Deadline {
                 return None;
             }
             let due = Instant::now() + left.min(TICK);
-            if let Either::Left((output, _)) = select(future.as_mut(), pin!(sleep_until(due))).await
-            {
-                return Some(output);
-            }
+            let output = first(future.as_mut(), due).await;
             self.notice(due, Instant::now());
+            if output.is_some() {
+                return output;
+            }
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, DeadlineState> {
         // Two plain fields, always written together: a panic cannot leave them torn.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The output of `future` if it is ready before `due`, else `None` at `due`.
+async fn first<F: Future>(future: std::pin::Pin<&mut F>, due: Instant) -> Option<F::Output> {
+    match select(future, pin!(sleep_until(due))).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
     }
 }
 
@@ -221,6 +231,24 @@ mod tests {
         // A tick that fired on time is no freeze.
         deadline.notice(woke, woke + Duration::from_millis(1));
         assert_eq!(deadline.remaining(), Duration::from_secs(602) - TICK);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_freeze_that_ends_as_the_answer_comes_still_moves_the_deadline() {
+        let deadline = Deadline::after(Duration::from_secs(2));
+        // Frozen for ten minutes; the answer is there at the thaw.
+        let answer = deadline
+            .timeout(Duration::from_secs(3), async {
+                freeze(Duration::from_secs(600)).await;
+                "not ready"
+            })
+            .await;
+        assert_eq!(answer, Some("not ready"));
+        assert!(
+            deadline.remaining() >= Duration::from_secs(2) - TICK,
+            "{:?} left to retry",
+            deadline.remaining()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -55,6 +55,9 @@ impl std::fmt::Debug for Provider {
 static GLOBAL: OnceLock<Result<Arc<Provider>, Error>> = OnceLock::new();
 /// The most requests a load sends the extension at once, whatever is configured.
 const MAX_CONNECTIONS: usize = 1024;
+/// In auto mode on Lambda with the SDK to fall back on: how long a request under way at the
+/// extension deadline may still take.
+const LAST_REQUEST: Duration = Duration::from_secs(1);
 
 impl Provider {
     /// A builder with the defaults: auto source, extension on port 2773, no environment read
@@ -216,11 +219,7 @@ impl Provider {
                             item: request.item(),
                             via: SourceKind::Extension,
                             // The longest the cut request can have waited.
-                            after: if grace.is_zero() {
-                                deadline.budget()
-                            } else {
-                                grace
-                            },
+                            after: grace,
                         })
                     })
                 })
@@ -252,13 +251,19 @@ impl Provider {
                 .collect();
         }
         // On Lambda an extension that answers "not ready" gets the deadline; with the SDK to
-        // fall back on, that deadline bounds the whole extension phase, so that the load
-        // stays well under Lambda's 10 s INIT limit (2 s, then at most 6 s of SDK). A port
+        // fall back on, that deadline (and a second for the request under way) bounds the
+        // whole extension phase, so that the load stays under Lambda's 10 s INIT limit (3 s,
+        // then at most 5 s of SDK). A port
         // that nobody listens on is waited for only without the SDK: in the INVOKE phase,
         // where loads belong, an attached extension listens. Off Lambda (on a port the user
         // chose): one attempt, then the SDK.
         let (deadline, grace) = match (on_lambda, fallback) {
-            (true, true) => (self.extension.deadline(), Duration::ZERO),
+            // A request under way at the deadline still gets up to a second, so that even a
+            // deadline of 0 means one attempt.
+            (true, true) => (
+                self.extension.deadline(),
+                self.extension.request_timeout().min(LAST_REQUEST),
+            ),
             (true, false) => (self.extension.deadline(), self.extension.request_timeout()),
             (false, _) => (Duration::ZERO, self.extension.request_timeout()),
         };
@@ -310,9 +315,24 @@ impl Provider {
 
     /// Through the SDK: secrets in `BatchGetSecretValue` calls, parameters in `GetParameters`
     /// calls (with the `ssm` feature).
+    /// The whole of it (loading the `aws-config` defaults, batch calls and their fallbacks)
+    /// within [`SDK_LOAD_BOUND`](crate::source::sdk::SDK_LOAD_BOUND) of running time.
     #[cfg(feature = "sdk")]
     async fn fetch_sdk(&self, requests: &[&Request]) -> Vec<Result<SecretPayload, Error>> {
-        self.sdk.fetch_all(requests).await
+        use crate::source::sdk::SDK_LOAD_BOUND;
+        crate::clock::timeout(SDK_LOAD_BOUND, self.sdk.fetch_all(requests))
+            .await
+            .unwrap_or_else(|| {
+                requests
+                    .iter()
+                    .map(|request| {
+                        Err(crate::source::sdk::timed_out(
+                            request.item(),
+                            SDK_LOAD_BOUND,
+                        ))
+                    })
+                    .collect()
+            })
     }
 
     #[cfg(not(feature = "sdk"))]

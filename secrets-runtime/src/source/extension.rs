@@ -102,8 +102,14 @@ enum Attempt {
 enum Retry {
     NotReady,
     Throttled,
-    Server { code: String, message: String },
+    Server {
+        code: String,
+        message: String,
+    },
     TimedOut,
+    /// Nothing accepted the connection (refused, or the connect timed out).
+    Refused(String),
+    /// The connection broke (reset, closed before the answer, a body cut short).
     Transport(String),
 }
 
@@ -146,8 +152,8 @@ impl ExtensionSource {
     /// Fetches one secret or parameter, retrying transient failures until `deadline` (one
     /// for every source of a load, so that sources waiting for a connection do not extend it;
     /// its last try is made at the deadline). With `wait_for_listener` false, a port that
-    /// refuses connections (or closes them) is given up on after one immediate retry: in auto
-    /// mode with the SDK to fall back on, nothing listening means there is no extension.
+    /// refuses connections is given up on at once: in auto mode with the SDK to fall back on,
+    /// nothing listening means there is no extension (a connection that breaks is retried).
     ///
     /// A forced refresh asks for `refreshNow=true`; an extension that rejects the parameter
     /// (`400 unknown parameter`) is asked again without it.
@@ -207,14 +213,14 @@ impl ExtensionSource {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(retry) => retry,
             };
-            let transport = matches!(retry, Retry::Transport(_));
             // A kept-alive connection that the server closed as the request went out (the
             // agent closes each connection 61 s after accepting it) gets one immediate retry.
-            if attempts == 1 && transport {
+            if attempts == 1 && matches!(retry, Retry::Transport(_)) {
                 tracing::debug!(%item, reason = retry.describe(), "retrying at once");
                 continue;
             }
-            if (transport && !wait_for_listener)
+            // Nothing listening: in auto mode with the SDK there is no extension to wait for.
+            if (matches!(retry, Retry::Refused(_)) && !wait_for_listener)
                 || !deadline.pause(jitter::add_up_to_half(backoff)).await
             {
                 return Err(self.give_up(item, retry, started.elapsed(), attempts));
@@ -315,6 +321,9 @@ impl ExtensionSource {
         };
         let response = match self.client.request(request).await {
             Ok(response) => response,
+            Err(err) if err.is_connect() => {
+                return Attempt::Retry(Retry::Refused(error_chain(&err)));
+            }
             Err(err) => return Attempt::Retry(Retry::Transport(error_chain(&err))),
         };
         let status = response.status();
@@ -420,7 +429,7 @@ impl ExtensionSource {
                 via,
                 after: self.config.request_timeout,
             },
-            Retry::Transport(reason) => Error::Unreachable {
+            Retry::Refused(reason) | Retry::Transport(reason) => Error::Unreachable {
                 item,
                 endpoint: format!("the secrets extension at 127.0.0.1:{}", self.config.port),
                 waited,
@@ -438,6 +447,7 @@ impl Retry {
             Retry::Throttled => "throttled",
             Retry::Server { .. } => "server error",
             Retry::TimedOut => "timed out",
+            Retry::Refused(_) => "connection refused",
             Retry::Transport(_) => "transport error",
         }
     }

@@ -19,9 +19,12 @@ use crate::document::{RawValue, SecretPayload};
 use crate::provider::traced;
 use crate::{Error, Item};
 
-/// The longest one SDK call may take, retries included: with the outer bound of [`bounded`],
-/// a load through the SDK at Lambda's INIT stays well under its 10 s limit.
-pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one SDK call may take, retries included.
+pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+/// The longest a whole load through the SDK may take (loading the `aws-config` defaults, the
+/// calls and their fallbacks), counting only the time the process runs: well under Lambda's
+/// 10 s INIT limit.
+pub(crate) const SDK_LOAD_BOUND: Duration = Duration::from_secs(5);
 /// The longest one attempt of an SDK call may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest connecting to the SDK's endpoint may take.
