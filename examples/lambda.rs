@@ -56,12 +56,18 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
     // A caller (a webhook, a partner) presenting an API key: after a rotation it may have the
     // new key before this cache does. One forced refresh, then decide; refresh_now() makes at
-    // most one fetch per refresh_window (1 s), however many callers present a wrong key.
+    // most one fetch per refresh_window (1 s), however many callers present a wrong key. If
+    // it fails, the cached key still decides: the caller is refused, the function goes on.
     let presented = event.payload.get("api_key").and_then(Value::as_str);
     let mut authorized = presented.map(|key| jay.accepts(key));
     if authorized == Some(false) {
-        jay = Jay::refresh_now().await?;
-        authorized = presented.map(|key| jay.accepts(key));
+        match Jay::refresh_now().await {
+            Ok(fresh) => {
+                jay = fresh;
+                authorized = presented.map(|key| jay.accepts(key));
+            }
+            Err(err) => tracing::warn!(error = %err, "could not refresh the config"),
+        }
     }
 
     if jay.debug {
