@@ -275,8 +275,10 @@ pub struct Lambda {
 pub struct Invoked {
     /// The response, or the error's type and message.
     pub result: Result<Value, String>,
-    /// From enqueueing it to its response.
+    /// From enqueueing it to seeing its response (the harness checks every millisecond).
     pub took: Duration,
+    /// From the runtime taking the event to its response, as the simulator recorded them.
+    pub handled: Option<Duration>,
 }
 
 impl Invoked {
@@ -352,12 +354,20 @@ impl Lambda {
             tokio::time::sleep(Duration::from_millis(1)).await;
         };
         let took = started.elapsed();
+        let handled = match (&state.started_at, &state.response) {
+            (Some(taken), Some(response)) => (response.received_at - *taken).to_std().ok(),
+            _ => None,
+        };
         let result = match (state.status, state.response, state.error) {
             (InvocationStatus::Success, Some(response), _) => Ok(response.payload),
             (_, _, Some(error)) => Err(format!("{}: {}", error.error_type, error.error_message)),
             (status, ..) => Err(format!("ended as {status:?}")),
         };
-        Invoked { result, took }
+        Invoked {
+            result,
+            took,
+            handled,
+        }
     }
 
     /// How many calls of `operation` (`GetSecretValue`, ...) reached moto.
