@@ -253,10 +253,9 @@ impl Provider {
         // On Lambda an extension that answers "not ready" gets the deadline; with the SDK to
         // fall back on, that deadline (and a second for the request under way) bounds the
         // whole extension phase, so that the load stays under Lambda's 10 s INIT limit (3 s,
-        // then at most 5 s of SDK). A port
-        // that nobody listens on is waited for only without the SDK: in the INVOKE phase,
-        // where loads belong, an attached extension listens. Off Lambda (on a port the user
-        // chose): one attempt, then the SDK.
+        // then at most 5 s of SDK). A port that nobody listens on is waited for only without
+        // the SDK: in the INVOKE phase, where loads belong, an attached extension listens.
+        // Off Lambda (on a port the user chose): one attempt, then the SDK.
         let (deadline, grace) = match (on_lambda, fallback) {
             // A request under way at the deadline still gets up to a second, so that even a
             // deadline of 0 means one attempt.
