@@ -454,3 +454,23 @@ async fn secret_values_from_the_extension_stay_out_of_debug() {
     assert_eq!(pw.password.expose_secret(), "CANARY-pw");
     assert_no_canary(&format!("{pw:?}"), &["CANARY"]);
 }
+
+/// `Duration::MAX` as the deadline and the request timeout saturates instead of overflowing an
+/// instant: a not-ready extension is retried, and the load succeeds.
+#[tokio::test]
+async fn huge_durations_saturate() {
+    let server = FaultServer::start(vec![
+        Fault::NotReady,
+        Fault::secret("test/lambda/jay", GOOD),
+    ])
+    .await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(server.port())
+        .extension_request_timeout(Duration::MAX)
+        .extension_deadline(Duration::MAX)
+        .build();
+    let jay = load(&provider).await.expect("loads after one retry");
+    assert_eq!(jay.db_host, "db.internal");
+    assert_eq!(server.requests().len(), 2);
+}
