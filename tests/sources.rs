@@ -585,6 +585,34 @@ async fn extension_requests_run_at_once_within_the_connection_limit() {
     }
 }
 
+/// The connection limit holds across loads: three loads of 5 parameters at once through one
+/// provider send at most the limit's worth of requests at once.
+#[tokio::test]
+async fn the_connection_limit_is_per_provider_not_per_load() {
+    let server = FaultServer::start(vec![Fault::Delay(
+        Duration::from_millis(100),
+        Box::new(Fault::parameter("/p/n", "String", "1")),
+    )])
+    .await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(server.port())
+        .extension_max_connections(2)
+        .build();
+    let (a, b, c) = tokio::join!(
+        FiveParameters::fetch(&provider),
+        FiveParameters::fetch(&provider),
+        FiveParameters::fetch(&provider)
+    );
+    for five in [a, b, c] {
+        let five = five.expect("loads");
+        assert_eq!(five.one + five.two + five.three + five.four + five.five, 5);
+    }
+    assert_eq!(server.requests().len(), 15);
+    let peak = server.peak_in_flight();
+    assert!(peak <= 2, "{peak} requests at once, limit 2");
+}
+
 #[tokio::test]
 async fn sources_waiting_for_a_connection_do_not_extend_the_deadline() {
     // The extension is not ready for the whole load, and takes 200 ms to say so: the first 3

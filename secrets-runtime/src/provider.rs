@@ -186,7 +186,8 @@ impl Provider {
     }
 
     /// Through the extension, at most its connection limit
-    /// (`PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`) at once, all within one `deadline`:
+    /// (`PARAMETERS_SECRETS_EXTENSION_MAX_CONNECTIONS`) at once across this provider's loads,
+    /// all within one `deadline`:
     /// retries stop there, and a request still running then gets at most `grace` more.
     async fn fetch_extension(
         &self,
@@ -200,14 +201,11 @@ impl Provider {
             Err(err) => return requests.iter().map(|_| Err(err.clone())).collect(),
         };
         let token = token.as_ref();
-        let limit = tokio::sync::Semaphore::new(self.extension.max_connections());
         let mut fetches = Vec::with_capacity(requests.len());
         for &request in requests {
-            let limit = &limit;
             fetches.push(async move {
                 let fetch = async {
-                    // Never closed, so acquiring only waits.
-                    let _permit = limit.acquire().await.ok();
+                    let _connection = self.extension.connection().await;
                     self.extension
                         .fetch(request, token, deadline, wait_for_listener)
                         .await
@@ -489,8 +487,8 @@ impl ProviderBuilder {
         self
     }
 
-    /// How many requests a load sends the extension at once (default 3, the extension's own
-    /// connection limit; 1 to 1024).
+    /// How many requests this provider sends the extension at once, across all loads (default
+    /// 3, the extension's own connection limit; 1 to 1024).
     pub fn extension_max_connections(mut self, max: usize) -> Self {
         self.extension.max_connections = max.clamp(1, MAX_CONNECTIONS);
         self

@@ -52,7 +52,7 @@ pub(crate) struct ExtensionConfig {
     pub(crate) token: Option<String>,
     pub(crate) request_timeout: Duration,
     pub(crate) deadline: Duration,
-    /// How many requests one load sends at once.
+    /// How many requests this source sends at once, across loads.
     pub(crate) max_connections: usize,
     /// The port was set by the user (the builder or `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`),
     /// not taken by default: off Lambda, auto mode calls only a port the user chose.
@@ -90,6 +90,8 @@ impl Default for ExtensionConfig {
 pub(crate) struct ExtensionSource {
     config: ExtensionConfig,
     client: Client<HttpConnector, Empty<Bytes>>,
+    /// The extension's connection limit, shared by every load through this source.
+    connections: tokio::sync::Semaphore,
 }
 
 /// What one attempt led to.
@@ -122,7 +124,12 @@ impl ExtensionSource {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(8)
             .build(connector);
-        Self { config, client }
+        let connections = tokio::sync::Semaphore::new(config.max_connections);
+        Self {
+            config,
+            client,
+            connections,
+        }
     }
 
     pub(crate) fn port(&self) -> u16 {
@@ -134,9 +141,11 @@ impl ExtensionSource {
         self.config.port_chosen
     }
 
-    /// How many requests a load sends at once.
-    pub(crate) fn max_connections(&self) -> usize {
-        self.config.max_connections
+    /// Waits for one of the extension's connections (at most `max_connections` requests are
+    /// under way at once, across every load through this source).
+    pub(crate) async fn connection(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // Never closed, so acquiring only waits.
+        self.connections.acquire().await.ok()
     }
 
     /// How long one request may take.
