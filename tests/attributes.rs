@@ -444,3 +444,36 @@ async fn binary_secrets_are_not_strings() {
         "secret `cert` holds a string, but a binary secret (`SecretBinary`) was expected"
     );
 }
+
+macro_rules! generated {
+    ($name:ident { $($field:ident: $ty:ty $(= $attr:tt)?),* $(,)? }) => {
+        #[derive(Debug, FromSecret)]
+        #[secret(name = "generated")]
+        struct $name {
+            $($(#[secret $attr])? $field: $ty,)*
+        }
+    };
+}
+
+generated!(Generated {
+    host: String,
+    replicas: Option<u32>,
+    port: u16 = (default = "5432"),
+});
+
+/// A struct whose field types come through a `macro_rules!` `$t:ty`: `Option` and a checked
+/// default literal work as they do when written out.
+#[tokio::test]
+async fn field_types_from_a_macro_work_as_written_out() {
+    let g = Generated::fetch(&local("generated", r#"{"host":"h"}"#))
+        .await
+        .expect("loads");
+    assert_eq!((g.host.as_str(), g.replicas, g.port), ("h", None, 5432));
+    let g = Generated::fetch(&local(
+        "generated",
+        r#"{"host":"h","replicas":"3","port":1}"#,
+    ))
+    .await
+    .expect("loads");
+    assert_eq!((g.replicas, g.port), (Some(3), 1));
+}

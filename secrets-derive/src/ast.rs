@@ -140,9 +140,20 @@ impl Field<'_> {
     }
 }
 
+/// `ty` without the invisible groups a `macro_rules!` `$t:ty` wraps it in (and parentheses).
+pub(crate) fn ungroup(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => ungroup(&group.elem),
+        Type::Paren(paren) => ungroup(&paren.elem),
+        ty => ty,
+    }
+}
+
 /// Whether `ty` is written `Vec<u8>` (as `#[secret(binary)]` needs).
 pub(crate) fn is_vec_u8(ty: &Type) -> bool {
-    let Type::Path(path) = ty else { return false };
+    let Type::Path(path) = ungroup(ty) else {
+        return false;
+    };
     let Some(last) = path.path.segments.last() else {
         return false;
     };
@@ -152,7 +163,7 @@ pub(crate) fn is_vec_u8(ty: &Type) -> bool {
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return false;
     };
-    matches!(args.args.first(), Some(GenericArgument::Type(Type::Path(inner))) if args.args.len() == 1 && inner.path.is_ident("u8"))
+    matches!(args.args.first(), Some(GenericArgument::Type(inner)) if args.args.len() == 1 && matches!(ungroup(inner), Type::Path(inner) if inner.path.is_ident("u8")))
 }
 
 /// The primitive type `ty` names, if it is one whose literals can be checked at compile time.
@@ -161,14 +172,18 @@ pub(crate) fn primitive(ty: &Type) -> Option<String> {
         "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
         "f32", "f64", "bool", "char",
     ];
-    let Type::Path(path) = ty else { return None };
+    let Type::Path(path) = ungroup(ty) else {
+        return None;
+    };
     let ident = path.path.get_ident()?.to_string();
     PRIMITIVES.contains(&ident.as_str()).then_some(ident)
 }
 
 /// `T` if `ty` is written `Option<T>` (or `std::option::Option<T>`, `core::option::Option<T>`).
 fn option_inner(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
+    let Type::Path(path) = ungroup(ty) else {
+        return None;
+    };
     if path.qself.is_some() {
         return None;
     }

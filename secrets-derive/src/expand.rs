@@ -122,11 +122,14 @@ fn sources(input: &Input<'_>) -> TokenStream {
     let private = quote!(#krate::__private);
     let mut seen: Vec<Source<'_>> = Vec::new();
     let mut out = TokenStream::new();
+    // Generated names keep the call-site span inside tokens spanned by a field's type: a type
+    // from a `macro_rules!` `$t:ty` carries that macro's hygiene, and would not see them.
+    let sources_arg = local("__sources");
     for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
         if field.attrs.flatten.is_some() {
             let ty = field.ty;
             out.extend(
-                quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::sources(__sources);),
+                quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::sources(#sources_arg);),
             );
             continue;
         }
@@ -160,7 +163,8 @@ fn read_field(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
         return quote_spanned!(ty.span()=> #private::Some(<#ty as #private::Default>::default()));
     }
     if attrs.flatten.is_some() {
-        return quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::read_fields(__fields));
+        let fields = local("__fields");
+        return quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::read_fields(#fields));
     }
     let source = source_ref(&quote!(#krate::__private), field.source());
     if attrs.binary.is_some() {
@@ -218,20 +222,21 @@ fn decode_closure(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
     let ty = field.value_ty();
     let krate = krate(input, ty.span());
     let private = quote_spanned!(ty.span()=> #krate::__private);
+    let value = local("__value");
     let body = if field.attrs.json.is_some() {
-        quote_spanned!(ty.span()=> #private::decode_json::<#ty>(__value))
+        quote_spanned!(ty.span()=> #private::decode_json::<#ty>(#value))
     } else if let Some(with) = &field.attrs.with {
         let path = &with.value;
-        quote_spanned!(ty.span()=> #private::decode_with::<#ty, _>(__value, #path))
+        quote_spanned!(ty.span()=> #private::decode_with::<#ty, _>(#value, #path))
     } else {
         // Every token carries the type's span: a type that cannot be decoded is reported there.
         quote_spanned! {ty.span()=> {
             #[allow(unused_imports)]
             use #private::{ViaFallback as _, ViaFromStr as _, ViaSecretValue as _};
-            (&&&#private::Decoder::<#ty>::new()).decode(__value)
+            (&&&#private::Decoder::<#ty>::new()).decode(#value)
         }}
     };
-    quote!(|__value: &#private::Value| #body)
+    quote!(|#value: &#private::Value| #body)
 }
 
 /// `|text| -> Result<T, ValueError>` for a `whole` field.
@@ -239,19 +244,25 @@ fn decode_str_closure(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
     let ty = field.value_ty();
     let krate = krate(input, ty.span());
     let private = quote_spanned!(ty.span()=> #krate::__private);
+    let text = local("__text");
     let body = if field.attrs.json.is_some() {
-        quote_spanned!(ty.span()=> #private::decode_json_str::<#ty>(__text))
+        quote_spanned!(ty.span()=> #private::decode_json_str::<#ty>(#text))
     } else if let Some(with) = &field.attrs.with {
         let path = &with.value;
-        quote_spanned!(ty.span()=> #private::decode_with_str::<#ty, _>(__text, #path))
+        quote_spanned!(ty.span()=> #private::decode_with_str::<#ty, _>(#text, #path))
     } else {
         quote_spanned! {ty.span()=> {
             #[allow(unused_imports)]
             use #private::{ViaFallback as _, ViaFromStr as _, ViaSecretValue as _};
-            (&&&#private::Decoder::<#ty>::new()).decode_str(__text)
+            (&&&#private::Decoder::<#ty>::new()).decode_str(#text)
         }}
     };
-    quote!(|__text: &str| #body)
+    quote!(|#text: &str| #body)
+}
+
+/// A name the generated code binds and uses, with the call-site span wherever it is used.
+fn local(name: &str) -> proc_macro2::Ident {
+    proc_macro2::Ident::new(name, Span::call_site())
 }
 
 /// The type as the user wrote it, for error messages: `Vec<String>`, `u16`.
