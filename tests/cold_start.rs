@@ -52,14 +52,23 @@ async fn extension_that_never_listens_fails_after_the_deadline() {
         .extension_deadline(Duration::from_millis(400))
         .var("NAME", "never/listening")
         .build();
+    let started = std::time::Instant::now();
     let err = tokio::time::timeout(NO_HANG, Config::fetch(&provider))
         .await
         .expect("no hang")
         .unwrap_err();
+    // The last try is made at the deadline, not up to a backoff pause before it. (A lower
+    // bound only: a loaded machine can make it later, never earlier.)
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "gave up after {:?}, before the 400 ms deadline",
+        started.elapsed()
+    );
     let Error::Unreachable {
         item,
         endpoint,
         attempts,
+        waited,
         ..
     } = &err
     else {
@@ -74,6 +83,7 @@ async fn extension_that_never_listens_fails_after_the_deadline() {
         *attempts > 1,
         "connection refused is retried until the deadline"
     );
+    assert!(*waited >= Duration::from_millis(400), "{waited:?}");
     assert!(err.is_transient());
     assert!(
         err.to_string().starts_with(&format!(
