@@ -267,14 +267,16 @@ async fn with_calls_the_users_parser_and_hides_echoed_values() {
     .await
     .unwrap_err();
     let text = err.to_string();
-    assert!(
-        text.contains("key `error_rate` is not a valid u8 (above 100%)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("key `sample_rate` is not a valid u8 (the parser's message is withheld"),
-        "{text}"
-    );
+    // A parser's message is withheld whether or not it repeats the value: no filter on its
+    // text could be trusted (a `SecretValue` impl's own messages are shown).
+    for key in ["sample_rate", "error_rate"] {
+        assert!(
+            text.contains(&format!(
+                "key `{key}` is not a valid u8 (the parser's message is withheld"
+            )),
+            "{text}"
+        );
+    }
     assert_no_canary(&text, &["CANARY"]);
 }
 

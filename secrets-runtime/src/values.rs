@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::decode::{SecretValue, ValueError, parse_from_str, reason_without_value, with_text};
+use crate::decode::{SecretValue, ValueError, parse_from_str, with_text};
 
 /// Types whose `FromStr` is exactly the decoding wanted, from the text form.
 macro_rules! via_from_str {
@@ -85,8 +85,23 @@ impl SecretValue for Duration {
         if let Ok(number) = text.parse::<f64>() {
             return seconds(number);
         }
-        humantime::parse_duration(text).map_err(|err| reason_without_value(text, &err))
+        humantime::parse_duration(text).map_err(|err| duration_error(&err))
     }
+}
+
+/// humantime's error without what it quotes or points at in the value: a unit it did not know
+/// and a position could repeat part of a secret.
+fn duration_error(err: &humantime::DurationError) -> ValueError {
+    use humantime::DurationError;
+    ValueError::invalid(match err {
+        DurationError::InvalidCharacter(_) => "not a duration: a character is not allowed",
+        DurationError::NumberExpected(_) => "not a duration: a number was expected",
+        DurationError::UnknownUnit { .. } => {
+            "not a duration: a unit is unknown (use ns, us, ms, s, m, h, d, w, M or y)"
+        }
+        DurationError::NumberOverflow => "not a duration: the number is too large",
+        DurationError::Empty => "not a duration: the value is empty",
+    })
 }
 
 fn seconds(number: f64) -> Result<Duration, ValueError> {
@@ -153,6 +168,17 @@ mod tests {
         assert!(decode::<Duration>(json!(true)).is_err());
         let err = decode::<Duration>(json!("5 minuts")).unwrap_err();
         assert!(!format!("{err:?}").contains("minuts"), "{err:?}");
+        // Neither the unit nor a position of the value is repeated, but what went wrong is.
+        assert_eq!(
+            decode::<Duration>(json!("5 Zq")).unwrap_err(),
+            ValueError::invalid(
+                "not a duration: a unit is unknown (use ns, us, ms, s, m, h, d, w, M or y)"
+            )
+        );
+        assert_eq!(
+            decode::<Duration>(json!("5s Z")).unwrap_err(),
+            ValueError::invalid("not a duration: a number was expected")
+        );
     }
 
     #[test]
