@@ -732,3 +732,43 @@ async fn local_parameters_from_variables_a_file_and_a_directory() {
     assert_eq!(loaded.hosts, ["x", "y"]);
     assert_eq!(loaded.limit, 10, "absent: the default");
 }
+
+#[derive(Debug, FromSecret)]
+#[allow(dead_code)]
+struct Pinned {
+    #[secret(parameter = "/{P}/password:no-such-label", default)]
+    password: String,
+}
+
+/// A version or label that does not exist is an error naming the selector, never the field's
+/// default: through the SDK (moto) and through the extension.
+#[tokio::test]
+async fn a_selector_that_does_not_exist_is_an_error_not_a_default() {
+    let prefix = seed_mixed().await;
+    let err = Pinned::fetch(&sdk_provider(moto_port(), &prefix).await)
+        .await
+        .unwrap_err();
+    let expected = format!("parameter `/{prefix}/password:no-such-label`");
+    assert!(
+        matches!(&err, Error::NotFound { item, .. } if item.to_string() == expected),
+        "{err:?}"
+    );
+
+    let server = FaultServer::start(vec![Fault::aws(
+        400,
+        "ParameterVersionNotFound",
+        "Systems Manager could not find version no-such-label of /prd/password.",
+    )])
+    .await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(server.port())
+        .var("P", "prd")
+        .build();
+    let err = Pinned::fetch(&provider).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("parameter `/prd/password:no-such-label` was not found"),
+        "{err}"
+    );
+}

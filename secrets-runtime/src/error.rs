@@ -301,13 +301,15 @@ fn access_statement(item: &Item) -> String {
             format_args!("arn:aws:secretsmanager:*:*:secret:{name}-*"),
         ),
         Item::Parameter(name) => {
-            let resource = if name.starts_with("arn:") {
-                // `arn:aws:ssm:REGION:ACCOUNT:parameter/x`, without a `:selector` after it.
-                name.splitn(7, ':').take(6).collect::<Vec<_>>().join(":")
+            // A `:label` or `:version` selector is not part of the resource.
+            let path = match crate::item::parameter_selector(name) {
+                Some(selector) => &name[..name.len() - selector.len() - 1],
+                None => name.as_str(),
+            };
+            let resource = if path.starts_with("arn:") {
+                path.to_owned()
             } else {
-                // `/app/x` is `parameter/app/x`; a name without a leading slash gets one. A
-                // `:label` or `:version` selector is not part of the resource.
-                let path = name.split(':').next().unwrap_or(name);
+                // `/app/x` is `parameter/app/x`; a name without a leading slash gets one.
                 format!(
                     "arn:aws:ssm:*:*:parameter/{}",
                     path.strip_prefix('/').unwrap_or(path)

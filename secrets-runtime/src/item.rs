@@ -40,11 +40,37 @@ impl Item {
     }
 }
 
+/// The `:label` or `:version` selector of a parameter name or ARN
+/// (`/app/x:prod`, `arn:aws:ssm:REGION:ACCOUNT:parameter/app/x:3`), if it has one.
+pub(crate) fn parameter_selector(name: &str) -> Option<&str> {
+    if name.starts_with("arn:") {
+        // `arn:PARTITION:ssm:REGION:ACCOUNT:parameter/x`, then `:selector`.
+        name.splitn(7, ':').nth(6)
+    } else {
+        name.split_once(':').map(|(_, selector)| selector)
+    }
+}
+
 impl fmt::Display for Item {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Item::Secret(name) => write!(f, "secret `{name}`"),
             Item::Parameter(name) => write!(f, "parameter `{name}`"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parameter_selector;
+
+    #[test]
+    fn selectors_of_names_and_arns() {
+        assert_eq!(parameter_selector("/app/x"), None);
+        assert_eq!(parameter_selector("/app/x:prod"), Some("prod"));
+        assert_eq!(parameter_selector("/app/x:3"), Some("3"));
+        let arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/x";
+        assert_eq!(parameter_selector(arn), None);
+        assert_eq!(parameter_selector(&format!("{arn}:prod")), Some("prod"));
     }
 }

@@ -142,7 +142,8 @@ impl Provider {
     /// through the SDK in batches, locally one by one.
     ///
     /// Returns one payload per request, `None` for a parameter that does not exist (its fields
-    /// read as missing). Every other failure is returned, all of them when several fail.
+    /// read as missing; not for a version or label that does not exist, which is an error).
+    /// Every other failure is returned, all of them when several fail.
     pub(crate) async fn fetch_all(
         &self,
         requests: &[Request],
@@ -169,10 +170,12 @@ impl Provider {
         for result in results {
             match result {
                 Ok(payload) => payloads.push(Some(payload)),
+                // A parameter that does not exist reads as missing; a version or label that
+                // does not exist is an error (a typo in `:label` must not yield the default).
                 Err(Error::NotFound {
                     item: Item::Parameter(name),
                     via,
-                }) => {
+                }) if crate::item::parameter_selector(&name).is_none() => {
                     tracing::debug!(parameter = %name, %via, "parameter does not exist; its fields read as missing");
                     payloads.push(None);
                 }
