@@ -123,7 +123,14 @@ async fn service_errors_map_to_the_same_variants_as_the_extension() {
         assert!(expected(&err), "{fault:?}: {err:?}");
         assert_eq!(
             err.is_transient(),
-            matches!(err, Error::Throttled { .. } | Error::Service { .. }),
+            matches!(
+                err,
+                Error::Throttled { .. }
+                    | Error::Service {
+                        status: Some(500),
+                        ..
+                    }
+            ),
             "{err:?}"
         );
     }
@@ -143,4 +150,67 @@ async fn throttling_is_retried_by_the_sdk_before_it_is_reported() {
     let jay = load(&server).await.expect("the second attempt succeeds");
     assert_eq!(jay.db_host, "db");
     assert_eq!(server.requests().len(), 2);
+}
+
+/// Answers without a readable AWS error code (a proxy or an endpoint answering with XML or an
+/// empty body): the HTTP status decides. 403 is access refused, other 4xx are final, 5xx may
+/// pass; the status is kept in the error.
+#[tokio::test]
+async fn answers_without_an_error_code_are_classified_by_their_status() {
+    let cases: [(Fault, Expect, bool); 3] = [
+        (
+            Fault::Respond(403, "<AccessDenied>proxy says no</AccessDenied>".into()),
+            |e| {
+                matches!(
+                    e,
+                    Error::AccessDenied {
+                        via: SourceKind::Sdk,
+                        ..
+                    }
+                )
+            },
+            false,
+        ),
+        (
+            Fault::Respond(418, String::new()),
+            |e| {
+                matches!(e, Error::Service { status: Some(418), code, .. } if code == "HTTP 418")
+                    && !e.to_string().contains("Unknown")
+            },
+            false,
+        ),
+        (
+            Fault::Respond(503, String::new()),
+            |e| {
+                matches!(
+                    e,
+                    Error::Service {
+                        status: Some(503),
+                        ..
+                    }
+                )
+            },
+            true,
+        ),
+    ];
+    for (fault, expected, transient) in cases {
+        let server = FaultServer::start(vec![fault.clone()]).await;
+        let err = load(&server).await.unwrap_err();
+        assert!(expected(&err), "{fault:?}: {err:?}");
+        assert_eq!(err.is_transient(), transient, "{err:?}");
+    }
+}
+
+/// A final 4xx answer with a code this crate has no variant for is not transient.
+#[tokio::test]
+async fn final_service_errors_are_not_transient() {
+    for code in ["InvalidRequestException", "ValidationException"] {
+        let server = FaultServer::start(vec![Fault::aws(400, code, "no")]).await;
+        let err = load(&server).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Service { status: Some(400), code: c, .. } if c == code),
+            "{err:?}"
+        );
+        assert!(!err.is_transient(), "{err:?}");
+    }
 }

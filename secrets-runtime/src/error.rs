@@ -145,6 +145,8 @@ pub enum Error {
         item: Item,
         /// Which source answered.
         via: SourceKind,
+        /// The HTTP status of the answer, when known (not for an item of a batch answer).
+        status: Option<u16>,
         /// The error code (`InternalServiceError`, `HTTP 500`, ...).
         code: String,
         /// The service's message.
@@ -239,9 +241,24 @@ impl Error {
                 | Error::NotReady { .. }
                 | Error::Unreachable { .. }
                 | Error::TimedOut { .. }
-                | Error::Service { .. }
                 | Error::Aborted(_)
-        ) || matches!(self, Error::Several(errors) if errors.iter().all(Error::is_transient))
+        ) || matches!(self, Error::Service { status, code, .. } if service_failed(*status, code))
+            || matches!(self, Error::Several(errors) if errors.iter().all(Error::is_transient))
+    }
+
+    /// Whether this is the extension saying that it does not serve Parameter Store (the
+    /// Secrets Manager Agent answers a bare 404): final for the extension, but the SDK may read
+    /// the parameter.
+    pub(crate) fn is_parameters_not_served(&self) -> bool {
+        matches!(
+            self,
+            Error::Service {
+                item: Item::Parameter(_),
+                via: SourceKind::Extension,
+                status: Some(404),
+                ..
+            }
+        )
     }
 
     /// One error for a list: itself when there is one, [`Error::Several`] otherwise.
@@ -423,9 +440,58 @@ impl<T: fmt::Display> fmt::Display for List<'_, T> {
     }
 }
 
+/// Whether a service error says the service failed (trying again may help): a 5xx status, or
+/// with no status (an item of a batch answer) a server-side error code. A 4xx is final.
+fn service_failed(status: Option<u16>, code: &str) -> bool {
+    match status {
+        Some(status) => status >= 500,
+        None => crate::source::ErrorCode::of(code) == crate::source::ErrorCode::ServerSide,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn service(status: Option<u16>, code: &str, item: Item, via: SourceKind) -> Error {
+        Error::Service {
+            item,
+            via,
+            status,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_failures_of_the_service_are_transient() {
+        let secret = || Item::secret("s");
+        for (status, code, transient) in [
+            (Some(400), "InvalidRequestException", false),
+            (Some(400), "ValidationException", false),
+            (Some(404), "HTTP 404", false),
+            (Some(500), "InternalServiceError", true),
+            (Some(503), "HTTP 503", true),
+            (Some(502), "ConnectionError", true),
+            (None, "InternalServiceError", true),
+            (None, "InvalidRequestException", false),
+        ] {
+            let err = service(status, code, secret(), SourceKind::Sdk);
+            assert_eq!(err.is_transient(), transient, "{status:?} {code}");
+        }
+        let not_served = service(
+            Some(404),
+            "HTTP 404",
+            Item::parameter("/p"),
+            SourceKind::Extension,
+        );
+        assert!(!not_served.is_transient());
+        assert!(not_served.is_parameters_not_served());
+        assert!(
+            !service(Some(404), "HTTP 404", secret(), SourceKind::Extension)
+                .is_parameters_not_served()
+        );
+    }
 
     #[test]
     fn parameter_statements_name_the_parameter_without_its_selector() {

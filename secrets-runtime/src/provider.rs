@@ -282,14 +282,10 @@ impl Provider {
             .iter()
             .enumerate()
             .filter(|&(index, result)| {
-                matches!(
-                    result,
-                    Err(Error::Unreachable { .. }
-                        | Error::NotReady { .. }
-                        | Error::TimedOut { .. }
-                        | Error::Throttled { .. }
-                        | Error::Service { .. })
-                ) && (cfg!(feature = "ssm") || matches!(requests[index], Request::Secret(_)))
+                result
+                    .as_ref()
+                    .is_err_and(|err| err.is_transient() || err.is_parameters_not_served())
+                    && (cfg!(feature = "ssm") || matches!(requests[index], Request::Secret(_)))
             })
             .map(|(index, _)| index)
             .collect();

@@ -105,6 +105,7 @@ enum Retry {
     NotReady,
     Throttled,
     Server {
+        status: u16,
         code: String,
         message: String,
     },
@@ -366,16 +367,28 @@ impl ExtensionSource {
         if let Some((code, message)) = aws_error(body) {
             return match ErrorCode::of(&code) {
                 ErrorCode::Throttled => Attempt::Retry(Retry::Throttled),
-                ErrorCode::ServerSide => Attempt::Retry(Retry::Server { code, message }),
+                ErrorCode::ServerSide => Attempt::Retry(Retry::Server {
+                    status: status.as_u16(),
+                    code,
+                    message,
+                }),
                 // Others (the agent's `ConnectionError` 502, `TimeoutError` 504, ...): the
                 // status says whether trying again can help.
                 ErrorCode::Other if status == StatusCode::TOO_MANY_REQUESTS => {
                     Attempt::Retry(Retry::Throttled)
                 }
-                ErrorCode::Other if status.is_server_error() => {
-                    Attempt::Retry(Retry::Server { code, message })
-                }
-                kind => Attempt::Done(Err(kind.into_error(item, via, code, message))),
+                ErrorCode::Other if status.is_server_error() => Attempt::Retry(Retry::Server {
+                    status: status.as_u16(),
+                    code,
+                    message,
+                }),
+                kind => Attempt::Done(Err(kind.into_error(
+                    item,
+                    via,
+                    Some(status.as_u16()),
+                    code,
+                    message,
+                ))),
             };
         }
         let text = String::from_utf8_lossy(body);
@@ -394,6 +407,7 @@ impl ExtensionSource {
                 Attempt::Done(Err(Error::Service {
                     item,
                     via,
+                    status: Some(404),
                     code: "HTTP 404".into(),
                     message: format!(
                         "the endpoint on port {} does not serve Parameter Store (the Secrets \
@@ -405,12 +419,14 @@ impl ExtensionSource {
             StatusCode::NOT_FOUND => Attempt::Done(Err(Error::NotFound { item, via })),
             StatusCode::TOO_MANY_REQUESTS => Attempt::Retry(Retry::Throttled),
             s if s.is_server_error() => Attempt::Retry(Retry::Server {
+                status: s.as_u16(),
                 code: format!("HTTP {}", s.as_u16()),
                 message: short(text),
             }),
             s => Attempt::Done(Err(Error::Service {
                 item,
                 via,
+                status: Some(s.as_u16()),
                 code: format!("HTTP {}", s.as_u16()),
                 message: short(text),
             })),
@@ -427,9 +443,14 @@ impl ExtensionSource {
                 attempts,
             },
             Retry::Throttled => Error::Throttled { item, via },
-            Retry::Server { code, message } => Error::Service {
+            Retry::Server {
+                status,
+                code,
+                message,
+            } => Error::Service {
                 item,
                 via,
+                status: Some(status),
                 code,
                 message,
             },

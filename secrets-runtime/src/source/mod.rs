@@ -139,11 +139,12 @@ impl ErrorCode {
         }
     }
 
-    /// The error for a final (not retried) answer with this code.
+    /// The error for a final (not retried) answer with this code (and HTTP status, if known).
     pub(crate) fn into_error(
         self,
         item: Item,
         via: SourceKind,
+        status: Option<u16>,
         code: String,
         message: String,
     ) -> Error {
@@ -155,6 +156,7 @@ impl ErrorCode {
             Self::ServerSide | Self::Other => Error::Service {
                 item,
                 via,
+                status,
                 code,
                 message,
             },

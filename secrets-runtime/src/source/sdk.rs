@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata as _, SdkError};
 use aws_sdk_secretsmanager::types::SecretValueEntry;
 use secrecy::zeroize::Zeroizing;
@@ -218,7 +219,7 @@ impl SdkSource {
                 let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
                 let message = error.message.clone().unwrap_or_default();
                 let item = Item::Secret(name.clone());
-                Err(ErrorCode::of(&code).into_error(item, SourceKind::Sdk, code, message))
+                Err(ErrorCode::of(&code).into_error(item, SourceKind::Sdk, None, code, message))
             } else {
                 // Named in a form the answer does not repeat (a partial ARN): ask on its own.
                 let request = Request::Secret(secret.clone());
@@ -345,18 +346,39 @@ fn payload(
 }
 
 /// The error for a failed SDK call about `item` (any AWS SDK: the error types are shared).
-pub(crate) fn map_error<E, R>(item: Item, err: &SdkError<E, R>, waited: Duration) -> Error
+pub(crate) fn map_error<E>(item: Item, err: &SdkError<E, HttpResponse>, waited: Duration) -> Error
 where
     E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let via = SourceKind::Sdk;
     match err {
         SdkError::ServiceError(service) => {
             let inner = service.err();
-            let code = inner.code().unwrap_or("Unknown").to_owned();
+            let status = service.raw().status().as_u16();
             let message = inner.message().unwrap_or_default().to_owned();
-            ErrorCode::of(&code).into_error(item, via, code, message)
+            match inner.code() {
+                Some(code) => ErrorCode::of(code).into_error(
+                    item,
+                    via,
+                    Some(status),
+                    code.to_owned(),
+                    message,
+                ),
+                // No readable error code (a proxy, or an endpoint answering with XML or
+                // nothing): the status decides; 403 says access was refused.
+                None if status == 403 => Error::AccessDenied {
+                    item,
+                    via,
+                    message: "HTTP 403 without an AWS error code".into(),
+                },
+                None => Error::Service {
+                    item,
+                    via,
+                    status: Some(status),
+                    code: format!("HTTP {status}"),
+                    message,
+                },
+            }
         }
         SdkError::TimeoutError(_) => Error::TimedOut {
             item,
