@@ -48,7 +48,7 @@ fn krate(input: &Input<'_>, span: Span) -> TokenStream {
 }
 
 fn impl_from_secret(input: &Input<'_>) -> TokenStream {
-    let ident = input.ident;
+    let ident = call_site_ident(input.ident);
     let krate = krate(input, Span::call_site());
     let private = quote!(#krate::__private);
     let attrs = &input.attrs;
@@ -233,7 +233,7 @@ fn decode_closure(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
         quote_spanned! {ty.span()=> {
             #[allow(unused_imports)]
             use #private::{ViaFallback as _, ViaFromStr as _, ViaSecretValue as _};
-            (&&&#private::Decoder::<#ty>::new()).decode(#value)
+            (&&&#private::Decoder::<#ty>::new()).__decode_secret(#value)
         }}
     };
     quote!(|#value: &#private::Value| #body)
@@ -254,10 +254,18 @@ fn decode_str_closure(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
         quote_spanned! {ty.span()=> {
             #[allow(unused_imports)]
             use #private::{ViaFallback as _, ViaFromStr as _, ViaSecretValue as _};
-            (&&&#private::Decoder::<#ty>::new()).decode_str(#text)
+            (&&&#private::Decoder::<#ty>::new()).__decode_secret_str(#text)
         }}
     };
     quote!(|#text: &str| #body)
+}
+
+/// The struct's name as the generated impl uses it: resolved at the derive's call site, so that
+/// a `#[deprecated]` struct does not make its own derive warn (as thiserror does).
+fn call_site_ident(ident: &proc_macro2::Ident) -> proc_macro2::Ident {
+    let mut ident = ident.clone();
+    ident.set_span(ident.span().resolved_at(Span::call_site()));
+    ident
 }
 
 /// A name the generated code binds and uses, with the call-site span wherever it is used.
@@ -288,7 +296,7 @@ fn placeholder_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStre
     if !input.generics.params.is_empty() {
         return TokenStream::new();
     }
-    let ident = &input.ident;
+    let ident = call_site_ident(&input.ident);
     let krate = krate.map_or_else(|| quote!(::secrets_runtime), ToTokens::to_token_stream);
     let private = quote!(#krate::__private);
     quote! {

@@ -258,7 +258,7 @@ fn serde_message_without_values(err: &serde_json::Error) -> String {
 }
 
 /// The autoref-specialisation probe used by generated code:
-/// `(&&&Decoder::<T>::new()).decode(value)`.
+/// `(&&&Decoder::<T>::new()).__decode_secret(value)`.
 #[doc(hidden)]
 pub struct Decoder<T>(PhantomData<fn() -> T>);
 
@@ -280,16 +280,16 @@ impl<T> Default for Decoder<T> {
 #[doc(hidden)]
 pub trait ViaSecretValue {
     type Output;
-    fn decode(&self, value: &Value) -> Result<Self::Output, ValueError>;
-    fn decode_str(&self, text: &str) -> Result<Self::Output, ValueError>;
+    fn __decode_secret(&self, value: &Value) -> Result<Self::Output, ValueError>;
+    fn __decode_secret_str(&self, text: &str) -> Result<Self::Output, ValueError>;
 }
 
 impl<T: SecretValue> ViaSecretValue for &&Decoder<T> {
     type Output = T;
-    fn decode(&self, value: &Value) -> Result<T, ValueError> {
+    fn __decode_secret(&self, value: &Value) -> Result<T, ValueError> {
         T::from_secret_value(value)
     }
-    fn decode_str(&self, text: &str) -> Result<T, ValueError> {
+    fn __decode_secret_str(&self, text: &str) -> Result<T, ValueError> {
         T::from_secret_str(text)
     }
 }
@@ -298,8 +298,8 @@ impl<T: SecretValue> ViaSecretValue for &&Decoder<T> {
 #[doc(hidden)]
 pub trait ViaFromStr {
     type Output;
-    fn decode(&self, value: &Value) -> Result<Self::Output, ValueError>;
-    fn decode_str(&self, text: &str) -> Result<Self::Output, ValueError>;
+    fn __decode_secret(&self, value: &Value) -> Result<Self::Output, ValueError>;
+    fn __decode_secret_str(&self, text: &str) -> Result<Self::Output, ValueError>;
 }
 
 impl<T> ViaFromStr for &Decoder<T>
@@ -308,10 +308,10 @@ where
     T::Err: Display,
 {
     type Output = T;
-    fn decode(&self, value: &Value) -> Result<T, ValueError> {
+    fn __decode_secret(&self, value: &Value) -> Result<T, ValueError> {
         with_text(value, parse_from_str::<T>)
     }
-    fn decode_str(&self, text: &str) -> Result<T, ValueError> {
+    fn __decode_secret_str(&self, text: &str) -> Result<T, ValueError> {
         parse_from_str(text)
     }
 }
@@ -321,23 +321,23 @@ where
 #[doc(hidden)]
 pub trait ViaFallback {
     type Output;
-    fn decode(&self, value: &Value) -> Result<Self::Output, ValueError>
+    fn __decode_secret(&self, value: &Value) -> Result<Self::Output, ValueError>
     where
         Self::Output: SecretValue;
-    fn decode_str(&self, text: &str) -> Result<Self::Output, ValueError>
+    fn __decode_secret_str(&self, text: &str) -> Result<Self::Output, ValueError>
     where
         Self::Output: SecretValue;
 }
 
 impl<T> ViaFallback for Decoder<T> {
     type Output = T;
-    fn decode(&self, value: &Value) -> Result<T, ValueError>
+    fn __decode_secret(&self, value: &Value) -> Result<T, ValueError>
     where
         T: SecretValue,
     {
         T::from_secret_value(value)
     }
-    fn decode_str(&self, text: &str) -> Result<T, ValueError>
+    fn __decode_secret_str(&self, text: &str) -> Result<T, ValueError>
     where
         T: SecretValue,
     {
@@ -355,7 +355,7 @@ mod tests {
     where
         T::Err: Display,
     {
-        <&Decoder<T> as ViaFromStr>::decode(&&Decoder::<T>::new(), &v)
+        <&Decoder<T> as ViaFromStr>::__decode_secret(&&Decoder::<T>::new(), &v)
     }
 
     #[test]
@@ -419,11 +419,11 @@ mod tests {
     #[test]
     fn secret_string_decodes_through_its_own_impl() {
         let s = (&&&Decoder::<SecretString>::new())
-            .decode(&json!("pw"))
+            .__decode_secret(&json!("pw"))
             .unwrap();
         assert_eq!(s.expose_secret(), "pw");
         let s = (&&&Decoder::<SecretString>::new())
-            .decode_str("whole")
+            .__decode_secret_str("whole")
             .unwrap();
         assert_eq!(s.expose_secret(), "whole");
     }

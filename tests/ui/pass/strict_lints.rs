@@ -45,4 +45,32 @@ struct Sourced {
 #[secret(name = "empty")]
 struct Empty {}
 
+/// A deprecated config: deriving does not warn about the struct's own deprecation.
+#[deprecated = "use Jay"]
+#[derive(::secrets_runtime::FromSecret)]
+#[secret(name = "old")]
+struct Old {
+    host: std::string::String,
+}
+
+/// A trait of the user's with a `decode` method for every type, in scope: the generated code
+/// does not call it by mistake, nor is it ambiguous.
+trait Decode {
+    fn decode(&self, _: &::secrets_runtime::__private::Value) -> u8 {
+        0
+    }
+    fn decode_str(&self, _: &str) -> u8 {
+        0
+    }
+}
+impl<T: ?Sized> Decode for T {}
+
+#[derive(::secrets_runtime::FromSecret)]
+#[secret(name = "decoded")]
+struct Decoded {
+    port: u16,
+    #[secret(from = "cert", whole)]
+    cert: std::string::String,
+}
+
 fn main() {}
