@@ -231,3 +231,40 @@ async fn auto_off_lambda_never_calls_the_default_port() {
     );
     accepting.abort();
 }
+
+/// Auto mode reads through the SDK when the extension answers with an error of its own (here
+/// the agent's own credentials were refused upstream) or fails; not on a verdict about the
+/// secret (see the not-found and access-denied tests above).
+#[tokio::test]
+async fn auto_falls_back_when_the_extension_answers_with_its_own_error() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{SECRETS_TESTS_OWN_ERROR_NAME:-unset}")]
+    struct OwnError {
+        value: String,
+    }
+    let name = unique_name("test/cold/own-error");
+    create_secret(&name, r#"{"value":"via sdk"}"#).await;
+    for fault in [
+        secrets_tests::Fault::aws(
+            400,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        secrets_tests::Fault::aws(500, "InternalServiceError", "oops"),
+    ] {
+        let server = secrets_tests::FaultServer::start(vec![fault.clone()]).await;
+        let provider = Provider::builder()
+            .source(Source::Auto)
+            .extension_port(server.port())
+            .var("SECRETS_TESTS_OWN_ERROR_NAME", &name)
+            .build();
+        let loaded = OwnError::fetch(&provider)
+            .await
+            .unwrap_or_else(|err| panic!("{fault:?}: {err}"));
+        assert_eq!(loaded.value, "via sdk", "{fault:?}");
+        assert!(
+            !server.requests().is_empty(),
+            "the extension was asked first"
+        );
+    }
+}

@@ -400,9 +400,7 @@ mod tests {
             via_from_str::<OneChar>(json!("CANARY-secretZ")),
             via_from_str::<OneChar>(json!("sk_live_Q")),
         ] {
-            let err = parsed.unwrap_err();
-            assert_eq!(err, withheld);
-            assert!(!format!("{err:?}").contains('Z'), "{err:?}");
+            assert_eq!(parsed.unwrap_err(), withheld);
         }
         let err = decode_with(&json!("CANARY-with"), |s: &str| {
             Err::<u8, _>(format!("no {}", &s[s.len() - 1..]))

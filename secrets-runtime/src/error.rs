@@ -246,21 +246,6 @@ impl Error {
             || matches!(self, Error::Several(errors) if errors.iter().all(Error::is_transient))
     }
 
-    /// Whether this is the extension saying that it does not serve Parameter Store (the
-    /// Secrets Manager Agent answers a bare 404): final for the extension, but the SDK may read
-    /// the parameter.
-    pub(crate) fn is_parameters_not_served(&self) -> bool {
-        matches!(
-            self,
-            Error::Service {
-                item: Item::Parameter(_),
-                via: SourceKind::Extension,
-                status: Some(404),
-                ..
-            }
-        )
-    }
-
     /// One error for a list: itself when there is one, [`Error::Several`] otherwise.
     pub(crate) fn from_list(mut errors: Vec<Error>) -> Option<Error> {
         match errors.len() {
@@ -384,8 +369,8 @@ pub enum FieldProblem {
         /// The JSON kind found: `an object`, `an array`.
         found: &'static str,
     },
-    /// The value did not parse; `reason` is the parser's message, withheld when it would
-    /// repeat the value.
+    /// The value did not parse; `reason` is the parser's message for std types, durations and
+    /// `SecretValue` impls, and says the message was withheld for any other parser.
     Invalid {
         /// The parser's message.
         reason: String,
@@ -440,13 +425,11 @@ impl<T: fmt::Display> fmt::Display for List<'_, T> {
     }
 }
 
-/// Whether a service error says the service failed (trying again may help): a 5xx status, or
-/// with no status (an item of a batch answer) a server-side error code. A 4xx is final.
+/// Whether a service error says the service failed (trying again may help): a 5xx status or a
+/// server-side error code (`InternalServiceError`, whatever its status). Other 4xx are final.
 fn service_failed(status: Option<u16>, code: &str) -> bool {
-    match status {
-        Some(status) => status >= 500,
-        None => crate::source::ErrorCode::of(code) == crate::source::ErrorCode::ServerSide,
-    }
+    status.is_some_and(|status| status >= 500)
+        || crate::source::ErrorCode::of(code) == crate::source::ErrorCode::ServerSide
 }
 
 #[cfg(test)]
@@ -474,23 +457,12 @@ mod tests {
             (Some(503), "HTTP 503", true),
             (Some(502), "ConnectionError", true),
             (None, "InternalServiceError", true),
+            (Some(400), "InternalServiceError", true),
             (None, "InvalidRequestException", false),
         ] {
             let err = service(status, code, secret(), SourceKind::Sdk);
             assert_eq!(err.is_transient(), transient, "{status:?} {code}");
         }
-        let not_served = service(
-            Some(404),
-            "HTTP 404",
-            Item::parameter("/p"),
-            SourceKind::Extension,
-        );
-        assert!(!not_served.is_transient());
-        assert!(not_served.is_parameters_not_served());
-        assert!(
-            !service(Some(404), "HTTP 404", secret(), SourceKind::Extension)
-                .is_parameters_not_served()
-        );
     }
 
     #[test]

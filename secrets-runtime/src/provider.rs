@@ -182,6 +182,8 @@ impl Provider {
                 Err(err) => errors.push(err),
             }
         }
+        // One configuration error, however many sources it stopped.
+        errors.dedup_by(|a, b| matches!((a, b), (Error::Config(a), Error::Config(b)) if a == b));
         match Error::from_list(errors) {
             Some(err) => Err(err),
             None => Ok(payloads),
@@ -207,12 +209,9 @@ impl Provider {
         let mut fetches = Vec::with_capacity(requests.len());
         for &request in requests {
             fetches.push(async move {
-                let fetch = async {
-                    let _connection = self.extension.connection().await;
-                    self.extension
-                        .fetch(request, token, deadline, wait_for_listener)
-                        .await
-                };
+                let fetch = self
+                    .extension
+                    .fetch(request, token, deadline, wait_for_listener);
                 // Requests that waited for a connection do not extend the load.
                 traced(request, async {
                     deadline.bound(grace, fetch).await.unwrap_or_else(|| {
@@ -231,7 +230,10 @@ impl Provider {
     }
 
     async fn fetch_auto(&self, requests: &[&Request]) -> Vec<Result<SecretPayload, Error>> {
-        let on_lambda = self.vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let on_lambda = self
+            .vars
+            .get("AWS_LAMBDA_FUNCTION_NAME")
+            .is_some_and(|name| !name.is_empty());
         let fallback = cfg!(feature = "sdk");
         if !on_lambda && !self.extension.port_chosen() {
             // Off Lambda, any process may have bound the default port: the token (possibly a
@@ -282,9 +284,7 @@ impl Provider {
             .iter()
             .enumerate()
             .filter(|&(index, result)| {
-                result
-                    .as_ref()
-                    .is_err_and(|err| err.is_transient() || err.is_parameters_not_served())
+                result.as_ref().is_err_and(falls_back)
                     && (cfg!(feature = "ssm") || matches!(requests[index], Request::Secret(_)))
             })
             .map(|(index, _)| index)
@@ -343,6 +343,23 @@ impl Provider {
             })
             .collect()
     }
+}
+
+/// Whether auto mode reads through the SDK after this error of the extension: when the extension
+/// was unavailable (a transient error), and when it answered with an error of its own (a
+/// `Service` error: the agent's own credentials, clock or region, or an endpoint that does not
+/// serve Parameter Store), which the SDK, with the function's own, may not share. Not after a
+/// verdict on the secret (not found, access denied, decryption, a bad token): the SDK would
+/// reach the same.
+fn falls_back(err: &Error) -> bool {
+    err.is_transient()
+        || matches!(
+            err,
+            Error::Service {
+                via: SourceKind::Extension,
+                ..
+            }
+        )
 }
 
 /// Runs one fetch in a `secret_fetch` (or `parameter_fetch`) span with the name, whether it

@@ -144,7 +144,7 @@ impl ExtensionSource {
 
     /// Waits for one of the extension's connections (at most `max_connections` requests are
     /// under way at once, across every load through this source).
-    pub(crate) async fn connection(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    async fn connection(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
         // Never closed, so acquiring only waits.
         self.connections.acquire().await.ok()
     }
@@ -215,10 +215,15 @@ impl ExtensionSource {
             // A started request gets its full timeout (not counting a freeze of the process);
             // the deadline decides whether to retry.
             let timeout = self.config.request_timeout;
-            let attempt = deadline
-                .timeout(timeout, self.attempt(&uri, token, &item))
-                .await
-                .unwrap_or(Attempt::Retry(Retry::TimedOut));
+            let attempt = {
+                // One of the extension's connections for this attempt only: not held while
+                // pausing between retries, so that one struct's retries do not starve others.
+                let _connection = self.connection().await;
+                deadline
+                    .timeout(timeout, self.attempt(&uri, token, &item))
+                    .await
+                    .unwrap_or(Attempt::Retry(Retry::TimedOut))
+            };
             let retry = match attempt {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(retry) => retry,
