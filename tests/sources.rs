@@ -614,10 +614,11 @@ async fn the_connection_limit_is_per_provider_not_per_load() {
 }
 
 #[tokio::test]
-async fn sources_waiting_for_a_connection_do_not_extend_the_deadline() {
-    // The extension is not ready for the whole load, and takes 200 ms to say so: the first 3
-    // sources retry until the 1 s deadline (they stop after 880 ms at the earliest); the 2 that
-    // waited for a connection then get one attempt each, not a deadline of their own.
+async fn sources_waiting_for_a_connection_share_the_load_deadline() {
+    // The extension is not ready for the whole load, and takes 200 ms to say so. 5 sources
+    // share 3 connections, one attempt at a time (a connection is not held while a source
+    // pauses between retries), under one 1 s deadline: every source is tried, none gets a
+    // deadline of its own, and never more than 3 requests are under way.
     let server = FaultServer::start(vec![Fault::Delay(
         Duration::from_millis(200),
         Box::new(Fault::NotReady),
@@ -645,12 +646,10 @@ async fn sources_waiting_for_a_connection_do_not_extend_the_deadline() {
             .filter(|r| r.target.contains(&target))
             .count()
     };
-    for first in ["1", "2", "3"] {
-        assert!(attempts(first) > 1, "/p/{first} retried until the deadline");
+    for source in ["1", "2", "3", "4", "5"] {
+        assert!(attempts(source) >= 1, "/p/{source} was tried");
     }
-    for queued in ["4", "5"] {
-        assert_eq!(attempts(queued), 1, "/p/{queued} waited, then tried once");
-    }
+    assert!(server.peak_in_flight() <= 3, "{}", server.peak_in_flight());
 }
 
 #[tokio::test]
