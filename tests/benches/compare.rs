@@ -33,7 +33,7 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use secrets_runtime::{FromSecret, Provider, SecretString, Source};
 use secrets_tests::{
-    agent_port, agent_token, create_secret, moto, moto_ssm, put_parameter, unique_name,
+    agent_port, agent_token, create_secret, human, moto, moto_ssm, put_parameter, unique_name,
 };
 
 /// The config under test, as this library reads it.
@@ -604,14 +604,4 @@ fn print_ratios(output: &Path) {
         FOUR_AGENT_PAIR.ratio(),
         FOUR_SDK_PAIR.ratio()
     );
-}
-
-fn human(nanos: f64) -> String {
-    if nanos < 1_000.0 {
-        format!("{nanos:.2} ns")
-    } else if nanos < 1_000_000.0 {
-        format!("{:.2} µs", nanos / 1e3)
-    } else {
-        format!("{:.2} ms", nanos / 1e6)
-    }
 }

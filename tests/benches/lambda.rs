@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use secrets_tests::human;
 use secrets_tests::lambda::{LambdaBuilder, Readiness, jay};
 use serde_json::json;
 
@@ -108,14 +109,7 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 fn show(duration: Duration) -> String {
-    let nanos = duration.as_secs_f64() * 1e9;
-    if nanos < 1e3 {
-        format!("{nanos:.0} ns")
-    } else if nanos < 1e6 {
-        format!("{:.1} µs", nanos / 1e3)
-    } else {
-        format!("{:.2} ms", nanos / 1e6)
-    }
+    human(duration.as_secs_f64() * 1e9)
 }
 
 fn ratio(value: Duration, base: Duration) -> String {

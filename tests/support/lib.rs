@@ -390,3 +390,15 @@ pub async fn wait_listening(port: u16, limit: Duration) -> bool {
     }
     false
 }
+
+/// A duration in nanoseconds for a benchmark table: `0.82 ns`, `59.75 µs`, `3.15 ms`.
+#[must_use]
+pub fn human(nanos: f64) -> String {
+    if nanos < 1_000.0 {
+        format!("{nanos:.2} ns")
+    } else if nanos < 1_000_000.0 {
+        format!("{:.2} µs", nanos / 1e3)
+    } else {
+        format!("{:.2} ms", nanos / 1e6)
+    }
+}
