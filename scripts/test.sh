@@ -6,7 +6,7 @@
 # Secrets Manager Agent (cargo install, ~10 minutes the first time). Starts moto and the agent
 # (pointed at moto) on free loopback ports, seeds the example secrets, builds the Lambda
 # example for the lifecycle tests (which start their own simulated Lambda), runs
-# `cargo test --workspace --all-features`, runs the benchmark once in criterion's test mode
+# `cargo test --workspace --all-features`, runs the benchmarks once in their test mode
 # (no timings), then runs the quickstart against the agent.
 # Stops exactly the processes it started (by pid) when it exits, even on failure.
 #
