@@ -268,3 +268,52 @@ async fn auto_falls_back_when_the_extension_answers_with_its_own_error() {
         );
     }
 }
+
+/// A value first read through the SDK fallback and later answered, unchanged, by the extension
+/// reports the extension: the source that answered last.
+#[tokio::test]
+async fn the_source_that_answered_last_is_reported() {
+    #[derive(Debug, FromSecret)]
+    #[secret(
+        name = "{SECRETS_TESTS_LAST_SOURCE_NAME:-unset}",
+        refresh_window = "0s"
+    )]
+    struct LastSource {
+        value: String,
+    }
+    let name = unique_name("test/cold/last-source");
+    let value = r#"{"value":"same"}"#;
+    create_secret(&name, value).await;
+    let version = secrets_tests::moto()
+        .await
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("reading the secret back")
+        .version_id
+        .expect("a version id");
+    // The extension fails once (auto mode reads through the SDK), then answers the same
+    // version with the same bytes.
+    let answer = serde_json::json!({"Name": name, "VersionId": version, "SecretString": value});
+    let server = secrets_tests::FaultServer::start(vec![
+        secrets_tests::Fault::aws(500, "InternalServiceError", "down"),
+        secrets_tests::Fault::Respond(200, answer.to_string()),
+    ])
+    .await;
+    let provider = Arc::new(
+        Provider::builder()
+            .source(Source::Auto)
+            .extension_port(server.port())
+            .var("SECRETS_TESTS_LAST_SOURCE_NAME", &name)
+            .build(),
+    );
+    let first = LastSource::load_with(Arc::clone(&provider))
+        .await
+        .expect("loads");
+    assert_eq!(Snapshot::source(&first), SourceKind::Sdk);
+    let forced = LastSource::refresh_now().await.expect("refreshes");
+    assert_eq!(forced.value, "same");
+    assert_eq!(Snapshot::source(&forced), SourceKind::Extension);
+    assert_eq!(LastSource::stats().source, Some(SourceKind::Extension));
+}

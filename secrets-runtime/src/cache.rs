@@ -582,8 +582,8 @@ pub(crate) async fn fetch_value<T: FromSecret>(provider: &Provider) -> Result<T,
     fields::decode::<T>(&plan.documents(payloads))
 }
 
-/// A keyed hash of what makes a struct's values: each source's version id and bytes (or its
-/// absence).
+/// A keyed hash of what makes a struct's values: each source's answerer, version id and bytes
+/// (or its absence).
 fn fingerprint(payloads: &[Option<SecretPayload>]) -> u64 {
     let mut hasher = FINGERPRINT_KEY.build_hasher();
     for payload in payloads {
@@ -591,6 +591,8 @@ fn fingerprint(payloads: &[Option<SecretPayload>]) -> u64 {
             hasher.write_u8(2);
             continue;
         };
+        // Who answered is part of a value: a snapshot reports the source that answered last.
+        std::hash::Hash::hash(&payload.via, &mut hasher);
         let version = payload.version_id.as_deref().unwrap_or_default();
         hasher.write_usize(version.len());
         hasher.write(version.as_bytes());
