@@ -214,3 +214,22 @@ async fn final_service_errors_are_not_transient() {
         assert!(!err.is_transient(), "{err:?}");
     }
 }
+
+/// An endpoint that accepts and never answers, through a client with no timeouts of its own:
+/// the load's own bound ends it with `TimedOut`, never a hang.
+#[tokio::test]
+async fn a_hanging_endpoint_is_bounded_by_the_load() {
+    let server = FaultServer::start(vec![Fault::Hang]).await;
+    let err = load(&server).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TimedOut {
+                via: SourceKind::Sdk,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+}

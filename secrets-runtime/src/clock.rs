@@ -27,7 +27,7 @@ use tokio::time::{Instant, sleep_until};
 
 /// The longest stretch a wait sleeps before counting what has passed: what one freeze can cost
 /// a wait.
-pub(crate) const TICK: Duration = Duration::from_millis(10);
+const TICK: Duration = Duration::from_millis(10);
 /// A tick that fires later than this was not run when it was due: the process was stopped (or
 /// starved of CPU), and a deadline moves by the lateness.
 const LATE: Duration = Duration::from_millis(5);

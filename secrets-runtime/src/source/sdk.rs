@@ -175,11 +175,12 @@ impl SdkSource {
             .batch_get_secret_value()
             .set_secret_id_list(Some(names.clone()))
             .send();
-        let result = bounded(send).instrument(span.clone()).await;
+        // No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
+        let result = send.instrument(span.clone()).await;
         span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
         let output = match result {
-            Some(Ok(output)) => output,
-            Some(Err(SdkError::ServiceError(service)))
+            Ok(output) => output,
+            Err(SdkError::ServiceError(service))
                 if ErrorCode::of(service.err().code().unwrap_or_default())
                     == ErrorCode::AccessDenied =>
             {
@@ -195,14 +196,10 @@ impl SdkSource {
                 }))
                 .await;
             }
-            Some(Err(err)) => {
+            Err(err) => {
                 let waited = started.elapsed();
                 let items = names.into_iter().map(Item::Secret);
                 return failed_call(items, |item| map_error(item, &err, waited));
-            }
-            None => {
-                let items = names.into_iter().map(Item::Secret);
-                return failed_call(items, |item| timed_out(item, started.elapsed()));
             }
         };
         let mut values = output.secret_values.unwrap_or_default();
@@ -246,10 +243,9 @@ impl SdkSource {
             .set_version_id(request.version_id.map(str::to_owned))
             .send();
         let item = || Item::secret(&request.name);
-        let output = match bounded(send).await {
-            Some(result) => result.map_err(|err| map_error(item(), &err, started.elapsed()))?,
-            None => return Err(timed_out(item(), started.elapsed())),
-        };
+        let output = send
+            .await
+            .map_err(|err| map_error(item(), &err, started.elapsed()))?;
         let version_id = output.version_id().map(str::to_owned);
         payload(
             item(),
@@ -283,17 +279,6 @@ impl SdkSource {
             })
             .collect()
     }
-}
-
-/// `send` within [`OPERATION_TIMEOUT`] and a second: the SDK's own timeouts apply to clients
-/// this crate builds; this bound holds for clients passed in by the user too (and, unlike the
-/// SDK's, does not count a freeze of the process). `None` when it ran out.
-pub(crate) async fn bounded<F: std::future::IntoFuture>(send: F) -> Option<F::Output> {
-    crate::clock::timeout(
-        OPERATION_TIMEOUT + Duration::from_secs(1),
-        send.into_future(),
-    )
-    .await
 }
 
 /// The result for every item of a batch call that failed as a whole.

@@ -9,7 +9,7 @@ use tracing::Instrument as _;
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata as _, SdkError};
 
-use super::sdk::{SdkSource, bounded, failed_call, map_error, timed_out};
+use super::sdk::{SdkSource, failed_call, map_error};
 use super::{ErrorCode, SourceKind};
 use crate::document::{RawValue, SecretPayload};
 use crate::{Error, Item};
@@ -50,13 +50,14 @@ async fn get_parameters_call(
         .set_names(Some(names.iter().map(|&n| n.to_owned()).collect()))
         .with_decryption(true)
         .send();
-    let result = bounded(send).instrument(span.clone()).await;
+    // No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
+    let result = send.instrument(span.clone()).await;
     span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
     let output = match result {
-        Some(Ok(output)) => output,
+        Ok(output) => output,
         // One name the role may not read fails the whole call: ask for each on its own, so
         // that only that one is reported.
-        Some(Err(SdkError::ServiceError(service)))
+        Err(SdkError::ServiceError(service))
             if names.len() > 1
                 && ErrorCode::of(service.err().code().unwrap_or_default())
                     == ErrorCode::AccessDenied =>
@@ -71,14 +72,10 @@ async fn get_parameters_call(
                 .flatten()
                 .collect();
         }
-        Some(Err(err)) => {
+        Err(err) => {
             let waited = started.elapsed();
             let items = names.into_iter().map(Item::parameter);
             return failed_call(items, |item| map_error(item, &err, waited));
-        }
-        None => {
-            let items = names.into_iter().map(Item::parameter);
-            return failed_call(items, |item| timed_out(item, started.elapsed()));
         }
     };
     let mut found = output.parameters.unwrap_or_default();
