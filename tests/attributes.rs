@@ -229,7 +229,7 @@ async fn json_fields_take_objects_arrays_and_strings_holding_them() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "secret `json`: key `pool` is not a valid Pool (at `size`: invalid type, expected u32)"
+        "secret `json`: key `pool` is not a valid Pool (at `*` (key names withheld): invalid type, expected u32)"
     );
 }
 

@@ -16,10 +16,14 @@ struct Creds {
     user: String,
     password: SecretString,
     port: u16,
+    /// A map whose keys are data: in the bad secret, a canary key with an invalid value.
+    #[secret(json)]
+    limits: std::collections::HashMap<String, u32>,
 }
 
-const GOOD: &str = r#"{"user":"app","password":"CANARY-password-1","port":"5432"}"#;
-const BAD: &str = r#"{"user":"app","password":"CANARY-password-2","port":"CANARY-port"}"#;
+const GOOD: &str =
+    r#"{"user":"app","password":"CANARY-password-1","port":"5432","limits":{"api":1}}"#;
+const BAD: &str = r#"{"user":"app","password":"CANARY-password-2","port":"CANARY-port","limits":{"CANARY-key":"CANARY-limit"}}"#;
 const MALFORMED: &str = r#"{"user":"app","password":"CANARY-password-3","port": }"#;
 
 /// Loads a good, an invalid and a malformed secret; returns every text a user could see.
@@ -33,10 +37,15 @@ async fn exercise(seed: bool, provider_for: impl Fn(&str, &str) -> Provider) -> 
         match Creds::fetch(&provider_for(&name, value)).await {
             Ok(creds) => {
                 assert_eq!((creds.user.as_str(), creds.port), ("app", 5432));
+                assert_eq!(creds.limits.get("api"), Some(&1));
                 outputs.push(format!("{creds:?}"));
                 outputs.push(format!("{:?}", creds.password));
             }
             Err(err) => {
+                if value == BAD {
+                    // The map's canary key was reached, and withheld.
+                    assert!(err.to_string().contains("key `limits`"), "{err}");
+                }
                 outputs.push(err.to_string());
                 outputs.push(format!("{err:?}"));
                 outputs.push(format!("{err:#?}"));

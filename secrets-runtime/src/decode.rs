@@ -202,8 +202,9 @@ pub fn decode_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, 
 /// `#[secret(json)]`: a JSON value, or a string holding a JSON object or array, into a serde
 /// type.
 ///
-/// serde's messages quote the values they reject, so only the path and the expectation are
-/// kept: `at `pool.size`: invalid type, expected u32`.
+/// serde's messages quote the values they reject, so only the path's shape and the
+/// expectation are kept: `at `*.*` (key names withheld): invalid type, expected u32`. Key names
+/// come from the secret (a map's keys may be secrets themselves), so they are withheld too.
 #[doc(hidden)]
 pub fn decode_json<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ValueError> {
     if let Value::String(text) = value
@@ -212,14 +213,31 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, V
         return decode_json_str(text);
     }
     serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
         let what = serde_message_without_values(err.inner());
-        if path == "." {
-            ValueError::invalid(what)
-        } else {
-            ValueError::invalid(format!("at `{path}`: {what}"))
+        match path_shape(err.path()) {
+            None => ValueError::invalid(what),
+            Some(path) => ValueError::invalid(format!("at `{path}` (key names withheld): {what}")),
         }
     })
+}
+
+/// The shape of a path into a JSON document: indices kept, each key or variant name written
+/// `*`; `None` at the top.
+fn path_shape(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut shape = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => shape.push_str(&format!("[{index}]")),
+            Segment::Map { .. } | Segment::Enum { .. } | Segment::Unknown => {
+                if !shape.is_empty() {
+                    shape.push('.');
+                }
+                shape.push('*');
+            }
+        }
+    }
+    (!shape.is_empty()).then_some(shape)
 }
 
 /// serde's message with every quoted value removed.
@@ -247,11 +265,16 @@ fn serde_message_without_values(err: &serde_json::Error) -> String {
             };
         }
     }
-    if message.starts_with("missing field")
-        || message.starts_with("invalid length")
-        || message.starts_with("unknown field")
-    {
+    if message.starts_with("missing field") || message.starts_with("invalid length") {
+        // The field is the type's; the length is not a value.
         return message.to_owned();
+    }
+    if message.starts_with("unknown field") {
+        // The unknown name is the secret's, and may be a secret: only the expected ones stay.
+        return match message.split_once(", expected ") {
+            Some((_, expected)) => format!("unknown field, expected {expected}"),
+            None => "unknown field".to_owned(),
+        };
     }
     "the value does not match the expected type (the message of a custom deserializer is withheld)"
         .to_owned()
@@ -427,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn json_errors_keep_the_path_and_drop_the_values() {
+    fn json_errors_keep_the_path_shape_and_drop_values_and_key_names() {
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct Pool {
@@ -441,11 +464,11 @@ mod tests {
         let cases = [
             (
                 json!({"size": "CANARY-size", "mode": "Fast"}),
-                "at `size`: invalid type, expected u32",
+                "at `*` (key names withheld): invalid type, expected u32",
             ),
             (
                 json!({"size": 1, "mode": "CANARY-mode"}),
-                "at `mode`: unknown variant, expected `Fast`",
+                "at `*` (key names withheld): unknown variant, expected `Fast`",
             ),
             (json!({"size": 1}), "missing field `mode`"),
             (
@@ -459,5 +482,30 @@ mod tests {
         }
         let pool: Pool = decode_json(&json!("{\"size\": 3, \"mode\": \"Fast\"}")).unwrap();
         assert_eq!(pool.size, 3);
+    }
+
+    #[test]
+    fn json_errors_never_name_a_key_of_the_secret() {
+        // A map's keys are the secret's data: an API key used as a key, say.
+        let err = decode_json::<std::collections::HashMap<String, Vec<u32>>>(
+            &json!({"tenants": [1], "sk_live_CANARY": [1, "x"]}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ValueError::invalid("at `*[1]` (key names withheld): invalid type, expected u32")
+        );
+        // An unknown field is named by the secret too.
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Strict {
+            size: u32,
+        }
+        let err = decode_json::<Strict>(&json!({"size": 1, "sk_live_CANARY": 2})).unwrap_err();
+        assert_eq!(
+            err,
+            ValueError::invalid("at `*` (key names withheld): unknown field, expected `size`")
+        );
     }
 }
