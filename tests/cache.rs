@@ -49,7 +49,9 @@ async fn a_panicking_decode_is_an_error_and_poisons_nothing() {
     );
 
     file_provider(&dir, "fragile", r#"{"value":"fine"}"#);
-    let loaded = Holder::load().await.expect("the next load works");
+    // A forced refresh tries at once (a plain load would wait out the backoff that follows a
+    // failure: the cache's unit tests check that with a paused clock).
+    let loaded = Holder::refresh_now().await.expect("the next fetch works");
     assert_eq!(loaded.value.0, "fine");
 }
 
@@ -114,9 +116,9 @@ async fn a_panicking_refresh_backs_off_like_any_failure() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let stats = Holder::stats();
-    // Expiry at ~1 s, then one retry a second: two or three failed fetches, not thousands.
+    // Expiry at 0.9 to 1 s, then a retry every 0.5 to 1 s: a few failed fetches, not thousands.
     assert!(
-        (1..=3).contains(&stats.failures),
+        (1..=4).contains(&stats.failures),
         "{} failures",
         stats.failures
     );

@@ -100,6 +100,7 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
                 #sources
             }
 
+            #[inline]
             fn cache() -> &'static #private::Cache<Self> {
                 static CACHE: #private::Cache<#ident> = #private::Cache::new();
                 &CACHE

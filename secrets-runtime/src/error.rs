@@ -209,7 +209,7 @@ pub enum Error {
     Config(String),
 
     /// A load did not complete: it panicked, or its tokio runtime shut down under it. The next
-    /// load tries again.
+    /// load tries again (after a panic, once the backoff that follows any failure is over).
     #[error("{0}")]
     Aborted(String),
 

@@ -16,6 +16,13 @@ pub(crate) fn add_up_to_half(base: Duration) -> Duration {
     base + Duration::from_nanos(up_to(half))
 }
 
+/// `wait` minus a random part of up to half of it ("equal jitter"): a fleet that failed
+/// together does not retry together.
+pub(crate) fn shorten_by_up_to_half(wait: Duration) -> Duration {
+    let half = u64::try_from(wait.as_nanos() / 2).unwrap_or(u64::MAX);
+    wait.saturating_sub(Duration::from_nanos(up_to(half)))
+}
+
 /// `ttl` minus a random part of up to a tenth of it: values expire between 90 % and 100 % of
 /// their TTL, so instances started together do not refresh together.
 pub(crate) fn shorten_by_up_to_a_tenth(ttl: Duration) -> Duration {

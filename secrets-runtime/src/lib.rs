@@ -42,7 +42,6 @@ mod item;
 mod jitter;
 mod plan;
 mod provider;
-mod snapshot;
 mod source;
 mod template;
 mod values;
@@ -51,6 +50,7 @@ mod vars;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use cache::{Snapshot, Stats};
 pub use decode::{SecretValue, ValueError};
 pub use error::{Error, FieldError, FieldProblem};
 pub use item::Item;
@@ -59,7 +59,6 @@ pub use secrecy::{ExposeSecret, SecretString};
 /// Derives [`FromSecret`](trait@FromSecret) for a struct with named fields; see the README's
 /// attribute reference.
 pub use secrets_derive::FromSecret;
-pub use snapshot::{Snapshot, Stats};
 pub use source::local::{local_parameter_var, local_secret_var};
 pub use source::{Source, SourceKind};
 
@@ -109,7 +108,8 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     /// by the freeze that follows it (see the README's "On Lambda").
     ///
     /// # Errors
-    /// Any [`Error`] of the first load; the next call tries again.
+    /// Any [`Error`] of the first load. A call during the backoff that follows a failure (1 s
+    /// doubling, at most 30 s before the first value) returns the last error without fetching.
     fn load() -> impl Future<Output = Result<Snapshot<Self>, Error>> + Send {
         Self::cache().load(None)
     }
@@ -118,7 +118,8 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     /// this struct.
     ///
     /// # Errors
-    /// Any [`Error`] of the first load; the next call tries again.
+    /// Any [`Error`] of the first load. A call during the backoff that follows a failure (1 s
+    /// doubling, at most 30 s before the first value) returns the last error without fetching.
     fn load_with(
         provider: Arc<Provider>,
     ) -> impl Future<Output = Result<Snapshot<Self>, Error>> + Send {
@@ -136,18 +137,17 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     /// If the struct was never loaded: call [`load`](FromSecret::load) at start-up, or use
     /// [`try_get`](FromSecret::try_get).
     #[must_use]
+    #[inline]
     fn get() -> Snapshot<Self> {
         match Self::cache().try_get() {
             Some(snapshot) => snapshot,
-            None => panic!(
-                "`{}` was read before it was loaded: call `load().await` at start-up",
-                std::any::type_name::<Self>()
-            ),
+            None => not_loaded::<Self>(),
         }
     }
 
     /// The cached value, or `None` before the first successful load.
     #[must_use]
+    #[inline]
     fn try_get() -> Option<Snapshot<Self>> {
         Self::cache().try_get()
     }
@@ -178,6 +178,16 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     fn fetch(provider: &Provider) -> impl Future<Output = Result<Self, Error>> + Send {
         cache::fetch_value::<Self>(provider)
     }
+}
+
+/// The panic of `get()` before the first load, out of line so that `get()` inlines.
+#[cold]
+#[inline(never)]
+fn not_loaded<T>() -> ! {
+    panic!(
+        "`{}` was read before it was loaded: call `load().await` at start-up",
+        std::any::type_name::<T>()
+    )
 }
 
 /// What generated code uses. Not public API: it changes without notice.

@@ -20,9 +20,9 @@
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_secretsmanager_caching::SecretsManagerCachingClient;
@@ -32,6 +32,7 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use secrets_runtime::{FromSecret, Provider, SecretString, Source};
+use secrets_tests::bench::{Results, on_threads};
 use secrets_tests::{
     agent_port, agent_token, create_secret, human, moto, moto_ssm, put_parameter, unique_name,
 };
@@ -122,9 +123,9 @@ fn main() {
         )
         .await;
     });
-    let output = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("criterion");
+    let results = Results::from_now(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("criterion"));
     let mut criterion = Criterion::default()
-        .output_directory(&output)
+        .output_directory(results.dir())
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
@@ -136,7 +137,7 @@ fn main() {
     sdk(&mut criterion, &runtime, &name);
     four_sources(&mut criterion, &runtime, &name);
     criterion.final_summary();
-    print_ratios(&output);
+    print_ratios(&results);
 }
 
 fn extension_provider(name: &str) -> Provider {
@@ -179,30 +180,6 @@ fn hot_path(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
         });
     }
     group.finish();
-}
-
-/// Runs `read` `iters` times on each of `threads` threads at once; the slowest thread's time.
-fn on_threads<R>(threads: usize, iters: u64, read: impl Fn() -> R + Sync) -> Duration {
-    let barrier = Barrier::new(threads);
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    barrier.wait();
-                    let started = Instant::now();
-                    for _ in 0..iters {
-                        black_box(read());
-                    }
-                    started.elapsed()
-                })
-            })
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| t.join().expect("reader"))
-            .max()
-            .unwrap_or_default()
-    })
 }
 
 fn aws_caching_client(c: &mut Criterion, runtime: &tokio::runtime::Runtime, name: &str) {
@@ -464,15 +441,8 @@ where
     }
 }
 
-/// The median of one benchmark in nanoseconds, from criterion's estimates.
-fn median(output: &Path, id: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(output.join(id).join("new/estimates.json")).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["median"]["point_estimate"].as_f64()
-}
-
 /// Prints the README's table: each row's median and its ratio to its baseline.
-fn print_ratios(output: &Path) {
+fn print_ratios(results: &Results) {
     let rows = [
         (
             "hot path: OnceLock field read (baseline)",
@@ -578,14 +548,14 @@ fn print_ratios(output: &Path) {
         ),
     ];
 
-    if median(output, rows[0].1).is_none() {
+    if results.median(rows[0].1).is_none() {
         println!("(test mode: no measurements, no ratio table)");
         return;
     }
     println!("\n| row | median | ratio to its baseline | target |");
     println!("|---|---|---|---|");
     for (label, id, baseline, target) in rows {
-        let (Some(value), Some(base)) = (median(output, id), median(output, baseline)) else {
+        let (Some(value), Some(base)) = (results.median(id), results.median(baseline)) else {
             println!("| {label} | missing | | {target} |");
             continue;
         };

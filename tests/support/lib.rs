@@ -24,11 +24,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
+pub mod bench;
 mod fault;
 pub mod lambda;
 mod logs;
+mod rotating;
 pub use fault::{Fault, FaultServer, Seen};
 pub use logs::LogCapture;
+pub use rotating::{extension_provider, rotating_extension};
 
 /// The variable a peer is described by, or a loud failure naming the script to run.
 fn required_env(name: &str) -> String {

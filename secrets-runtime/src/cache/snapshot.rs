@@ -2,16 +2,27 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::time::Instant;
+
+use super::slot::Guard;
+use super::{Cache, Entry};
 use crate::FromSecret;
-use crate::cache::{Cache, Entry};
 use crate::source::SourceKind;
 
 /// A consistent view of a cached config: every field comes from the same load.
 ///
-/// It dereferences to the struct, costs two pointer copies, and is `Copy`, `Send` and
-/// `Sync`: keep it as long as you like (the value it points to is never freed).
+/// It dereferences to the struct. While it lives, its value stays alive and unchanged, even
+/// after a refresh replaces it; once the last snapshot of a replaced value is dropped, the
+/// value is dropped too (its `SecretString`s zeroized). It is `Send` and `Sync`, so it can be
+/// held across `.await`.
+///
+/// A snapshot from [`get`](FromSecret::get) holds the reading thread's hazard slot (no shared
+/// write): drop it soon, since other reads on that thread meanwhile claim a spare slot. The
+/// snapshots of [`load`](FromSecret::load) and [`refresh_now`](FromSecret::refresh_now), and a
+/// [`clone`](Clone::clone), hold a reference count instead, for keeping a value across
+/// `.await` or for long.
 ///
 /// ```
 /// # use secrets_runtime::{FromSecret, Provider, Snapshot, Source, SourceKind};
@@ -31,38 +42,59 @@ use crate::source::SourceKind;
 /// assert!(!Snapshot::is_stale(&jay));
 /// # Ok(()) }
 /// ```
-pub struct Snapshot<T: 'static> {
+pub struct Snapshot<T: Send + Sync + 'static> {
     cache: &'static Cache<T>,
-    entry: &'static Entry<T>,
+    entry: Guard<Entry<T>>,
 }
 
-impl<T> Clone for Snapshot<T> {
+impl<T: Send + Sync + 'static> Clone for Snapshot<T> {
+    /// Another snapshot of the same value, holding a reference count.
     fn clone(&self) -> Self {
-        *self
+        Self {
+            cache: self.cache,
+            entry: self.entry.clone(),
+        }
     }
 }
 
-impl<T> Copy for Snapshot<T> {}
-
 impl<T: FromSecret> Snapshot<T> {
-    pub(crate) fn new(cache: &'static Cache<T>, entry: &'static Entry<T>) -> Self {
+    #[inline(always)]
+    pub(super) fn new(cache: &'static Cache<T>, entry: Guard<Entry<T>>) -> Self {
         Self { cache, entry }
     }
 
-    /// The value as a plain reference that lives for the rest of the process.
+    /// The value as a plain reference for the rest of the process. This keeps the value in
+    /// memory for good, even after refreshes replace it: use it for values that never rotate,
+    /// or keep the snapshot instead.
+    ///
+    /// ```
+    /// # use secrets_runtime::{FromSecret, Provider, Snapshot, Source};
+    /// #[derive(FromSecret)]
+    /// #[secret(name = "region")]
+    /// struct Region {
+    ///     name: String,
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), secrets_runtime::Error> {
+    /// # let provider = Provider::builder().source(Source::Local)
+    /// #     .var("SECRETS_LOCAL_REGION", r#"{"name":"eu-west-1"}"#).build();
+    /// # Region::load_with(std::sync::Arc::new(provider)).await?;
+    /// let region: &'static str = &Snapshot::leak(Region::get()).name;
+    /// assert_eq!(region, "eu-west-1");
+    /// # Ok(()) }
+    /// ```
     #[must_use]
-    pub fn into_ref(this: Self) -> &'static T {
-        &this.entry.value
+    pub fn leak(this: Self) -> &'static T {
+        &this.entry.leak().value
     }
 
     /// How long ago this value was last confirmed by a fetch (refreshes that find the secret
     /// unchanged count as confirmations); `Duration::MAX` once a newer value has replaced it.
     #[must_use]
     pub fn age(this: &Self) -> Duration {
-        if this.cache.is_current(this.entry) {
-            this.cache.fetched_at().elapsed()
-        } else {
-            Duration::MAX
+        match this.cache.fetched_at() {
+            Some(at) if this.entry.is_current() => at.elapsed(),
+            _ => Duration::MAX,
         }
     }
 
@@ -70,7 +102,7 @@ impl<T: FromSecret> Snapshot<T> {
     /// has replaced it.
     #[must_use]
     pub fn is_expired(this: &Self) -> bool {
-        !this.cache.is_current(this.entry) || Instant::now() >= this.cache.expires_at()
+        !this.entry.is_current() || Instant::now() >= this.cache.expires_at()
     }
 
     /// Whether this value is more than the struct's `max_stale` past its expiry without being
@@ -79,8 +111,7 @@ impl<T: FromSecret> Snapshot<T> {
     /// error instead of this value.
     #[must_use]
     pub fn is_stale(this: &Self) -> bool {
-        !this.cache.is_current(this.entry)
-            || Instant::now() > this.cache.expires_at() + T::SPEC.max_stale
+        !this.entry.is_current() || Instant::now() > this.cache.expires_at() + T::SPEC.max_stale
     }
 
     /// The source that served this value (for a struct of several sources, the one that
@@ -93,12 +124,12 @@ impl<T: FromSecret> Snapshot<T> {
     /// The `VersionId` of the struct's own secret (without one, of its first source that
     /// exists; a parameter's version number), when the source reports one.
     #[must_use]
-    pub fn version_id(this: &Self) -> Option<&'static str> {
+    pub fn version_id(this: &Self) -> Option<&str> {
         this.entry.version_id.as_deref()
     }
 }
 
-impl<T> Deref for Snapshot<T> {
+impl<T: Send + Sync + 'static> Deref for Snapshot<T> {
     type Target = T;
 
     #[inline]
@@ -107,7 +138,7 @@ impl<T> Deref for Snapshot<T> {
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for Snapshot<T> {
+impl<T: fmt::Debug + Send + Sync + 'static> fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
@@ -130,8 +161,11 @@ pub struct Stats {
     pub hits: u64,
     /// Failed fetches.
     pub failures: u64,
-    /// Distinct secret versions decoded (each stays in memory: see the README).
+    /// Distinct values decoded (a refresh that finds the secret unchanged decodes nothing).
     pub versions: u64,
+    /// Replaced values still protected by a `get()` snapshot (values kept by a counted snapshot
+    /// or [`Snapshot::leak`] are not counted).
+    pub retained: usize,
     /// Time since the last successful fetch, once loaded.
     pub age: Option<Duration>,
     /// The source of the current value, once loaded.
