@@ -61,6 +61,9 @@ use std::sync::{
 /// as many as threads that read at once plus guards held at once beyond one per thread, plus
 /// one for each thread that exited while a guard it made was still held on another thread
 /// (that slot stays claimed: see `Local`'s `Drop`).
+// A cache line (two, for CPUs that fetch lines in pairs) of its own: each reader writes its
+// slot on every read, and slots of two threads on one line would make them slow each other down.
+#[repr(align(128))]
 pub(crate) struct Slot {
     protected: AtomicPtr<()>,
     /// Claimed by a thread (as its own slot) or by a guard.
