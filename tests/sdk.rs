@@ -246,3 +246,61 @@ async fn version_id_reads_that_exact_version() {
         "pinned"
     );
 }
+
+/// Set in the child process of [`a_missing_region_is_a_configuration_error_naming_it`].
+const NO_REGION_CHILD: &str = "SECRETS_TEST_NO_REGION_CHILD";
+
+/// Without a region, the SDK source fails with an error that says what to set, and is not
+/// transient (retrying cannot help). The region variables are process-wide, so the test runs
+/// its check in a child process of this test binary started without them, and asserts that
+/// the child passed.
+#[test]
+fn a_missing_region_is_a_configuration_error_naming_it() {
+    if std::env::var_os(NO_REGION_CHILD).is_some() {
+        return missing_region_child();
+    }
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "a_missing_region_is_a_configuration_error_naming_it",
+            "--nocapture",
+        ])
+        .env(NO_REGION_CHILD, "1")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws/credentials",
+        )
+        .output()
+        .expect("runs the child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "the child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn missing_region_child() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "test/sdk/no-region")]
+    struct Regionless {
+        #[allow(dead_code)]
+        value: String,
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let provider = Provider::builder().source(Source::Sdk).build();
+    let err = runtime
+        .block_on(Regionless::fetch(&provider))
+        .expect_err("no region");
+    let message = err.to_string();
+    println!("no region: {message} ({err:?})");
+    assert!(message.contains("AWS_REGION"), "{message}");
+    assert!(!err.is_transient(), "{err:?}");
+}

@@ -92,6 +92,10 @@ impl SdkSource {
         &self,
         requests: &[&Request],
     ) -> Vec<Result<SecretPayload, Error>> {
+        // Boxed: its awaits would otherwise add their size to every load's future.
+        if let Some(errors) = Box::pin(self.without_region(requests)).await {
+            return errors;
+        }
         let mut batched: Vec<(usize, &SecretRequest)> = Vec::new();
         let mut single: Vec<(usize, &Request)> = Vec::new();
         let mut parameters: Vec<(usize, &str)> = Vec::new();
@@ -154,6 +158,38 @@ impl SdkSource {
                 })
             })
             .collect()
+    }
+
+    /// A configuration error for every request if a client they need has no region: the SDK's
+    /// own error for it does not say what to set.
+    async fn without_region(
+        &self,
+        requests: &[&Request],
+    ) -> Option<Vec<Result<SecretPayload, Error>>> {
+        let needs = |parameter: bool| {
+            requests
+                .iter()
+                .any(|request| matches!(request, Request::Parameter(_)) == parameter)
+        };
+        #[allow(unused_mut)]
+        let mut missing = needs(false) && self.client().await.config().region().is_none();
+        #[cfg(feature = "ssm")]
+        {
+            missing |= needs(true) && self.ssm_client().await.config().region().is_none();
+        }
+        missing.then(|| {
+            requests
+                .iter()
+                .map(|request| {
+                    Err(Error::Config(format!(
+                        "the AWS SDK has no region for {}: set AWS_REGION (or the region of the \
+                         AWS profile in use), or pass a client that has one to \
+                         `ProviderBuilder::sdk_client`",
+                        request.item()
+                    )))
+                })
+                .collect()
+        })
     }
 
     /// One `BatchGetSecretValue` call: one result per secret, in order. Errors the service
