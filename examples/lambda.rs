@@ -96,9 +96,29 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }))
 }
 
+/// Logs as `lambda_runtime::tracing::init_default_subscriber` does (the level of
+/// `AWS_LAMBDA_LOG_LEVEL`, else the directives of `RUST_LOG`, else INFO), but never the AWS SDK's
+/// request signing: at TRACE, `aws_sigv4` logs the canonical request, session token included.
+fn init_logs() {
+    use lambda_runtime::tracing::subscriber::{EnvFilter, filter::LevelFilter};
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .and_then(|level| level.parse().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy()
+        .add_directive("aws_sigv4=off".parse().expect("a valid directive"));
+    lambda_runtime::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter)
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    init_logs();
     // INIT ends here: no secret is read before the first invocation. Sequential on classic
     // Lambda; AWS_LAMBDA_MAX_CONCURRENCY invocations at once on Lambda Managed Instances.
     lambda_runtime::run_concurrent(service_fn(handler)).await
