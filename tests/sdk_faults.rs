@@ -233,3 +233,99 @@ async fn a_hanging_endpoint_is_bounded_by_the_load() {
     );
     assert!(err.is_transient());
 }
+
+/// A struct of two secrets: the SDK reads them in one `BatchGetSecretValue`.
+#[derive(Debug, FromSecret)]
+struct Pair {
+    #[secret(from = "test/pair/a", key = "value")]
+    a: String,
+    #[secret(from = "test/pair/b", key = "value")]
+    b: String,
+}
+
+/// A `BatchGetSecretValue` answer with these `(name, secret string)` values.
+fn batch_page(entries: &[(&str, &str)], next_token: Option<&str>) -> Fault {
+    let values: Vec<_> = entries
+        .iter()
+        .map(|(name, value)| {
+            serde_json::json!({
+                "Name": name,
+                "ARN": format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf"),
+                "VersionId": "v1",
+                "SecretString": value,
+                "VersionStages": ["AWSCURRENT"],
+                "CreatedDate": 1_700_000_000,
+            })
+        })
+        .collect();
+    let mut body = serde_json::json!({ "SecretValues": values, "Errors": [] });
+    if let Some(token) = next_token {
+        body["NextToken"] = serde_json::json!(token);
+    }
+    Fault::Respond(200, body.to_string())
+}
+
+async fn load_pair(server: &FaultServer) -> Pair {
+    let provider = Provider::builder()
+        .source(Source::Sdk)
+        .sdk_client(client(server))
+        .build();
+    tokio::time::timeout(Duration::from_secs(30), Pair::fetch(&provider))
+        .await
+        .expect("no hang")
+        .expect("loads")
+}
+
+#[tokio::test]
+async fn a_paged_batch_answer_is_followed_to_its_last_page() {
+    let server = FaultServer::start(vec![
+        batch_page(&[("test/pair/a", r#"{"value":"one"}"#)], Some("page-2")),
+        batch_page(&[("test/pair/b", r#"{"value":"two"}"#)], None),
+    ])
+    .await;
+    let pair = load_pair(&server).await;
+    assert_eq!((pair.a.as_str(), pair.b.as_str()), ("one", "two"));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "two pages, no GetSecretValue");
+    assert!(
+        !requests[0].body.contains("NextToken"),
+        "{}",
+        requests[0].body
+    );
+    assert!(
+        requests[1].body.contains(r#""NextToken":"page-2""#),
+        "{}",
+        requests[1].body
+    );
+}
+
+#[tokio::test]
+async fn secrets_that_a_batch_answer_does_not_name_are_fetched_at_once() {
+    // The batch names neither secret: each is asked with GetSecretValue, whose answers take a
+    // second each, so two calls made together overlap and two made in turn do not.
+    let server = FaultServer::start(vec![
+        batch_page(&[], None),
+        Fault::Delay(
+            Duration::from_secs(1),
+            Box::new(Fault::Respond(
+                200,
+                serde_json::json!({
+                    "Name": "test/pair",
+                    "VersionId": "v1",
+                    "SecretString": r#"{"value":"same"}"#,
+                    "CreatedDate": 1_700_000_000,
+                })
+                .to_string(),
+            )),
+        ),
+    ])
+    .await;
+    let pair = load_pair(&server).await;
+    assert_eq!((pair.a.as_str(), pair.b.as_str()), ("same", "same"));
+    assert_eq!(server.requests().len(), 3, "one batch, two GetSecretValue");
+    assert_eq!(
+        server.peak_in_flight(),
+        2,
+        "the two calls were made together"
+    );
+}

@@ -77,6 +77,8 @@ pub struct Seen {
     pub target: String,
     /// The `X-Aws-Parameters-Secrets-Token` header, if any.
     pub token: Option<String>,
+    /// The request body (the SDK's JSON), empty for a GET.
+    pub body: String,
     /// When it arrived.
     pub at: std::time::Instant,
 }
@@ -174,7 +176,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         };
         let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
         buffer.drain(..head_end);
-        // Skip a request body (the SDK POSTs JSON), so the next request parses cleanly.
+        // Take the request body (the SDK POSTs JSON), so the next request parses cleanly.
         let body_length = head
             .lines()
             .find_map(|line| {
@@ -190,6 +192,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
                 Ok(n) => buffer.extend_from_slice(&chunk[..n]),
             }
         }
+        let body = String::from_utf8_lossy(&buffer[..body_length]).into_owned();
         buffer.drain(..body_length);
         let target = head
             .lines()
@@ -207,6 +210,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             state.requests.push(Seen {
                 target: target.clone(),
                 token,
+                body,
                 at: std::time::Instant::now(),
             });
             let index = (state.requests.len() - 1).min(state.script.len() - 1);

@@ -205,67 +205,99 @@ impl SdkSource {
         );
         let started = Instant::now();
         let names: Vec<String> = secrets.iter().map(|(_, s)| s.name.clone()).collect();
-        let send = self
-            .client()
-            .await
-            .batch_get_secret_value()
-            .set_secret_id_list(Some(names.clone()))
-            .send();
-        // No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
-        let result = send.instrument(span.clone()).await;
-        span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
-        let output = match result {
-            Ok(output) => output,
-            Err(SdkError::ServiceError(service))
-                if ErrorCode::of(service.err().code().unwrap_or_default())
-                    == ErrorCode::AccessDenied =>
-            {
-                // The role may read each secret but not batch them: one call per secret.
-                tracing::warn!(
-                    parent: &span,
-                    "BatchGetSecretValue was denied; reading each secret with GetSecretValue \
-                     (allow secretsmanager:BatchGetSecretValue for one call)"
-                );
-                return futures_util::future::join_all(secrets.iter().map(|&(_, secret)| {
-                    let request = Request::Secret(secret.clone());
-                    async move { traced(&request, self.get_secret_value(secret)).await }
-                }))
-                .await;
+        // Every page: an answer may carry a `NextToken` for the rest. At most one page per
+        // secret (each page brings at least one), so a service that kept paging cannot loop.
+        let mut values = Vec::new();
+        let mut errors = Vec::new();
+        let mut next_token = None;
+        for _ in 0..secrets.len() {
+            let send = self
+                .client()
+                .await
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(names.clone()))
+                .set_next_token(next_token.take())
+                .send();
+            // No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
+            let result = send.instrument(span.clone()).await;
+            span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
+            let output = match result {
+                Ok(output) => output,
+                Err(SdkError::ServiceError(service))
+                    if ErrorCode::of(service.err().code().unwrap_or_default())
+                        == ErrorCode::AccessDenied =>
+                {
+                    // The role may read each secret but not batch them: one call per secret.
+                    tracing::warn!(
+                        parent: &span,
+                        "BatchGetSecretValue was denied; reading each secret with \
+                         GetSecretValue (allow secretsmanager:BatchGetSecretValue for one call)"
+                    );
+                    wipe(values);
+                    return self.get_each(secrets).await;
+                }
+                Err(err) => {
+                    wipe(values);
+                    let waited = started.elapsed();
+                    let items = names.into_iter().map(Item::Secret);
+                    return failed_call(items, |item| map_error(item, &err, waited));
+                }
+            };
+            values.extend(output.secret_values.unwrap_or_default());
+            errors.extend(output.errors.unwrap_or_default());
+            next_token = output.next_token;
+            if next_token.is_none() {
+                break;
             }
-            Err(err) => {
-                let waited = started.elapsed();
-                let items = names.into_iter().map(Item::Secret);
-                return failed_call(items, |item| map_error(item, &err, waited));
-            }
-        };
-        let mut values = output.secret_values.unwrap_or_default();
-        let errors = output.errors.unwrap_or_default();
-        let mut results = Vec::with_capacity(secrets.len());
-        for &(_, secret) in secrets {
+        }
+        let mut results: Vec<Option<Result<SecretPayload, Error>>> = Vec::new();
+        let mut unnamed = Vec::new();
+        for (position, &(_, secret)) in secrets.iter().enumerate() {
             let name = &secret.name;
             let found = values.iter().position(|v| {
                 v.name.as_deref() == Some(name.as_str()) || v.arn.as_deref() == Some(name.as_str())
             });
-            let result = if let Some(position) = found {
-                entry_payload(values.swap_remove(position), name.clone())
+            results.push(if let Some(found) = found {
+                Some(entry_payload(values.swap_remove(found), name.clone()))
             } else if let Some(error) = errors.iter().find(|e| e.secret_id.as_ref() == Some(name)) {
                 let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
                 let message = error.message.clone().unwrap_or_default();
                 let item = Item::Secret(name.clone());
-                Err(ErrorCode::of(&code).into_error(item, SourceKind::Sdk, None, code, message))
+                Some(Err(ErrorCode::of(&code).into_error(
+                    item,
+                    SourceKind::Sdk,
+                    None,
+                    code,
+                    message,
+                )))
             } else {
-                // Named in a form the answer does not repeat (a partial ARN): ask on its own.
-                let request = Request::Secret(secret.clone());
-                traced(&request, self.get_secret_value(secret)).await
-            };
-            results.push(result);
+                // Named in a form the answer does not repeat (a partial ARN), or on a page
+                // never sent: asked on its own, all such at once.
+                unnamed.push((position, secret));
+                None
+            });
         }
         // Values nobody asked for are wiped too.
-        for entry in values {
-            drop(entry.secret_string.map(Zeroizing::new));
-            drop(entry.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
+        wipe(values);
+        for ((position, _), result) in unnamed.iter().zip(self.get_each(&unnamed).await) {
+            results[*position] = Some(result);
         }
         results
+            .into_iter()
+            .map(|result| result.expect("every secret has a result"))
+            .collect()
+    }
+
+    /// `GetSecretValue` for each secret, all at once: one result per secret, in order.
+    async fn get_each(
+        &self,
+        secrets: &[(usize, &SecretRequest)],
+    ) -> Vec<Result<SecretPayload, Error>> {
+        futures_util::future::join_all(secrets.iter().map(|&(_, secret)| {
+            let request = Request::Secret(secret.clone());
+            async move { traced(&request, self.get_secret_value(secret)).await }
+        }))
+        .await
     }
 
     async fn get_secret_value(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
@@ -330,6 +362,14 @@ pub(crate) fn timed_out(item: Item, after: Duration) -> Error {
         item,
         via: SourceKind::Sdk,
         after,
+    }
+}
+
+/// Wipes the values of an answer that nobody asked for.
+fn wipe(values: Vec<aws_sdk_secretsmanager::types::SecretValueEntry>) {
+    for entry in values {
+        drop(entry.secret_string.map(Zeroizing::new));
+        drop(entry.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
     }
 }
 
