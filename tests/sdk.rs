@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrets_runtime::{Error, FromSecret, Item, Provider, Snapshot, Source, SourceKind};
-use secrets_runtime::{ExposeSecret, SecretString};
+use secrets_runtime::{ExposeSecret, SecretSlice, SecretString};
 use secrets_tests::{create_binary_secret, create_secret, moto_url, put_secret, unique_name};
 
 fn sdk_with_name(name: &str) -> Provider {
@@ -191,6 +191,19 @@ async fn whole_and_binary_secrets_through_the_sdk() {
     create_binary_secret(&name, &[0, 1, 2, 255]).await;
     let c = Cert::fetch(&sdk_with_name(&name)).await.expect("loads");
     assert_eq!(c.der, [0, 1, 2, 255]);
+
+    // The same bytes into a type that zeroizes them on drop, and whose `Debug` hides them.
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "{NAME}")]
+    struct SecretCert {
+        #[secret(binary)]
+        der: SecretSlice<u8>,
+    }
+    let c = SecretCert::fetch(&sdk_with_name(&name))
+        .await
+        .expect("loads");
+    assert_eq!(c.der.expose_secret(), [0, 1, 2, 255]);
+    assert!(format!("{c:?}").contains("REDACTED"), "{c:?}");
 }
 
 #[tokio::test]

@@ -149,21 +149,28 @@ pub(crate) fn ungroup(ty: &Type) -> &Type {
     }
 }
 
-/// Whether `ty` is written `Vec<u8>` (as `#[secret(binary)]` needs).
-pub(crate) fn is_vec_u8(ty: &Type) -> bool {
+/// Whether `ty` is written `Vec<u8>`, `SecretSlice<u8>` or `SecretBox<[u8]>` (as
+/// `#[secret(binary)]` needs).
+pub(crate) fn is_binary(ty: &Type) -> bool {
     let Type::Path(path) = ungroup(ty) else {
         return false;
     };
     let Some(last) = path.path.segments.last() else {
         return false;
     };
-    if last.ident != "Vec" {
-        return false;
-    }
     let PathArguments::AngleBracketed(args) = &last.arguments else {
         return false;
     };
-    matches!(args.args.first(), Some(GenericArgument::Type(inner)) if args.args.len() == 1 && matches!(ungroup(inner), Type::Path(inner) if inner.path.is_ident("u8")))
+    let Some(GenericArgument::Type(inner)) = args.args.first().filter(|_| args.args.len() == 1)
+    else {
+        return false;
+    };
+    let is_u8 = |ty: &Type| matches!(ungroup(ty), Type::Path(path) if path.path.is_ident("u8"));
+    match last.ident.to_string().as_str() {
+        "Vec" | "SecretSlice" => is_u8(inner),
+        "SecretBox" => matches!(ungroup(inner), Type::Slice(slice) if is_u8(&slice.elem)),
+        _ => false,
+    }
 }
 
 /// The primitive type `ty` names, if it is one whose literals can be checked at compile time.

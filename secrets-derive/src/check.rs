@@ -143,8 +143,12 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
                 "`binary` gives the raw bytes: it takes no `json` or `with`",
             );
         }
-        if !ast::is_vec_u8(field.ty) {
-            cx.error_spanned_by(field.ty, "`binary` needs a field of type `Vec<u8>`");
+        if !ast::is_binary(field.ty) {
+            cx.error_spanned_by(
+                field.ty,
+                "`binary` needs a field of type `Vec<u8>`, or `SecretSlice<u8>` to have the bytes \
+                 zeroized on drop",
+            );
         }
     }
     if let (Some(json), Some(_)) = (a.json, &a.with) {

@@ -169,7 +169,8 @@ fn read_field(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
     }
     let source = source_ref(&quote!(#krate::__private), field.source());
     if attrs.binary.is_some() {
-        return quote!(__fields.binary(#source));
+        // `Vec<u8>` as is, or into a `SecretSlice<u8>` (no reallocation: the `Vec` is exact).
+        return quote!(#private::Option::map(__fields.binary(#source), ::core::convert::Into::into));
     }
     let expected = type_name(field.value_ty());
     // A `whole` field, or a parameter without `key`: the entire value, as text.

@@ -55,7 +55,7 @@ pub use decode::{SecretValue, ValueError};
 pub use error::{Error, FieldError, FieldProblem};
 pub use item::Item;
 pub use provider::{Provider, ProviderBuilder};
-pub use secrecy::{ExposeSecret, SecretString};
+pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
 /// Derives [`FromSecret`](trait@FromSecret) for a struct with named fields; see the README's
 /// attribute reference.
 pub use secrets_derive::FromSecret;

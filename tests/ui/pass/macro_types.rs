@@ -1,6 +1,6 @@
 //! Field types that come through a `macro_rules!` `$t:ty` arrive wrapped in an invisible group:
-//! `Option`, `Vec<u8>` for `binary` and the primitives of a checked `default` literal are
-//! still recognised.
+//! `Option`, `Vec<u8>` and `SecretSlice<u8>` for `binary` and the primitives of a checked
+//! `default` literal are still recognised.
 
 use secrets_runtime::FromSecret;
 
@@ -32,7 +32,19 @@ macro_rules! binary {
 
 binary!(Vec<u8>);
 
+mod zeroized {
+    use secrets_runtime::{FromSecret, SecretSlice};
+
+    binary!(SecretSlice<u8>);
+
+    pub(crate) fn len() -> Option<usize> {
+        use secrets_runtime::ExposeSecret as _;
+        Der::try_get().map(|d| d.der.expose_secret().len())
+    }
+}
+
 fn main() {
+    let _ = zeroized::len();
     let _ = Generated::try_get().map(|g| (g.host.len(), g.replicas, g.port));
     let _ = Der::try_get().map(|d| d.der.len());
 }
