@@ -115,10 +115,14 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     }
 
     /// Like [`load`](FromSecret::load), with `provider` for this and every later refresh of
-    /// this struct.
+    /// this struct. A struct keeps the provider of its first successful load: until then, a
+    /// different provider replaces the one before (a corrected configuration is tried at once);
+    /// after it, a different `Arc<Provider>` is an [`Error::Config`] (so keep the `Arc`, or
+    /// [`install`](Provider::install) one and use `load()`).
     ///
     /// # Errors
-    /// Any [`Error`] of the first load. A call during the backoff that follows a failure (1 s
+    /// Any [`Error`] of the first load; [`Error::Config`] for another provider than the one
+    /// the struct was loaded with. A call during the backoff that follows a failure (1 s
     /// doubling, at most 30 s before the first value) returns the last error without fetching.
     fn load_with(
         provider: Arc<Provider>,

@@ -106,8 +106,10 @@ pub struct Cache<T: Send + Sync + 'static> {
 
 /// The cold path's state: fetches, failures, backoff, forced refreshes, the timer.
 struct State<T: 'static> {
-    /// Where values come from: set by `load_with`, else the global provider.
+    /// Where values come from: set by `load_with`, else the global provider. Fixed once a
+    /// fetch through it succeeded (`fixed`).
     loader: Option<Arc<dyn Load<T>>>,
+    fixed: bool,
     in_flight: Option<InFlight>,
     fetch_numbers: u64,
     /// When the last successful fetch started.
@@ -166,6 +168,7 @@ impl<T: Send + Sync + 'static> Cache<T> {
             refresh_spawned: AtomicBool::new(false),
             state: Mutex::new(State {
                 loader: None,
+                fixed: false,
                 in_flight: None,
                 fetch_numbers: 0,
                 fetched_at: None,
@@ -241,7 +244,7 @@ impl<T: FromSecret> Cache<T> {
         &'static self,
         loader: Option<Arc<dyn Load<T>>>,
     ) -> Result<Snapshot<T>, Error> {
-        self.set_loader(loader);
+        self.set_loader(loader.as_ref())?;
         let now = Instant::now();
         if let Some(guard) = self.read() {
             if now < self.expires_at() {
@@ -254,7 +257,11 @@ impl<T: FromSecret> Cache<T> {
                 return self.serve_stale(guard, now, None);
             }
         }
-        match self.refresh(Refresh::IfDue).await {
+        let refreshed = self.refresh(Refresh::IfDue).await;
+        // A caller whose provider lost the race to another one's first load gets no value of
+        // the other's.
+        self.check_loader(loader.as_ref())?;
+        match refreshed {
             Ok(()) => self.current_snapshot(),
             Err(err) => match self.read() {
                 None => Err(err),
@@ -263,22 +270,40 @@ impl<T: FromSecret> Cache<T> {
         }
     }
 
-    /// Uses `loader` for this and every later fetch. A different loader than before ends the
-    /// backoff of the old one's failures: its first fetch is not held back by them.
-    fn set_loader(&self, loader: Option<Arc<dyn Load<T>>>) {
-        if let Some(loader) = loader {
-            self.with_state(|state| {
-                let same = state
-                    .loader
-                    .as_ref()
-                    .is_some_and(|old| std::ptr::addr_eq(Arc::as_ptr(old), Arc::as_ptr(&loader)));
-                if !same {
-                    state.retry_at = None;
-                    state.failures_in_a_row = 0;
-                }
-                state.loader = Some(loader);
-            });
-        }
+    /// Uses `loader` for this and every later fetch. Until a value is loaded, a different
+    /// loader replaces the old one and ends the backoff of its failures (a fixed configuration
+    /// is tried at once); after that, a different one is an error.
+    fn set_loader(&self, loader: Option<&Arc<dyn Load<T>>>) -> Result<(), Error> {
+        let Some(loader) = loader else {
+            return Ok(());
+        };
+        self.with_state(|state| {
+            if state
+                .loader
+                .as_ref()
+                .is_some_and(|old| same_loader(old, loader))
+            {
+                return Ok(());
+            }
+            if state.fixed {
+                return Err(another_provider::<T>());
+            }
+            state.retry_at = None;
+            state.failures_in_a_row = 0;
+            state.loader = Some(Arc::clone(loader));
+            Ok(())
+        })
+    }
+
+    /// After a fetch: an error if the value came through another loader than `loader`.
+    fn check_loader(&self, loader: Option<&Arc<dyn Load<T>>>) -> Result<(), Error> {
+        let Some(loader) = loader else {
+            return Ok(());
+        };
+        self.with_state(|state| match &state.loader {
+            Some(used) if state.fixed && !same_loader(used, loader) => Err(another_provider::<T>()),
+            _ => Ok(()),
+        })
     }
 
     fn backing_off(&self, now: Instant) -> bool {
@@ -312,8 +337,10 @@ impl<T: FromSecret> Cache<T> {
         &'static self,
         loader: Option<Arc<dyn Load<T>>>,
     ) -> Result<Snapshot<T>, Error> {
-        self.set_loader(loader);
-        self.refresh(Refresh::Forced).await?;
+        self.set_loader(loader.as_ref())?;
+        let refreshed = self.refresh(Refresh::Forced).await;
+        self.check_loader(loader.as_ref())?;
+        refreshed?;
         self.current_snapshot()
     }
 
@@ -489,7 +516,17 @@ impl<T: FromSecret> Cache<T> {
         // The value is as old as the request for it: a fetch that outlived a Lambda freeze
         // does not make its value look newer than it is.
         let started = Instant::now();
-        let result = AssertUnwindSafe(self.fetch_entry(forced))
+        let loader: Arc<dyn Load<T>> = match self.with_state(|state| state.loader.clone()) {
+            Some(loader) => loader,
+            None => match Provider::global() {
+                Ok(global) => global,
+                Err(err) => {
+                    self.record_failure(&err, Instant::now(), first, forced);
+                    return Err(err);
+                }
+            },
+        };
+        let result = AssertUnwindSafe(self.fetch_entry(&*loader, forced))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(aborted::<T>("it panicked (see the panic message above)")));
@@ -508,6 +545,9 @@ impl<T: FromSecret> Cache<T> {
                 state.forced = Some((now, false));
             }
             state.fetched_at = Some(started);
+            // The value came through this loader: it is the struct's from now on.
+            state.loader = Some(loader);
+            state.fixed = true;
             state.retry_at = None;
             state.failures_in_a_row = 0;
             state.timer.retire()
@@ -532,11 +572,11 @@ impl<T: FromSecret> Cache<T> {
     }
 
     /// Fetches, and decodes unless the secret is unchanged (`None`: keep the current value).
-    async fn fetch_entry(&'static self, forced: bool) -> Result<Option<Arc<Entry<T>>>, Error> {
-        let loader: Arc<dyn Load<T>> = match self.with_state(|state| state.loader.clone()) {
-            Some(loader) => loader,
-            None => Provider::global()?,
-        };
+    async fn fetch_entry(
+        &'static self,
+        loader: &dyn Load<T>,
+        forced: bool,
+    ) -> Result<Option<Arc<Entry<T>>>, Error> {
         let fetched = loader.fetch(forced).await?;
         if self
             .read()
@@ -598,6 +638,21 @@ enum Refresh {
 /// Fetches and decodes one value of `T`, bypassing every cache.
 pub(crate) async fn fetch_value<T: FromSecret>(provider: &Provider) -> Result<T, Error> {
     load::fetch::<T>(provider, false).await?.decode()
+}
+
+/// Whether two loaders are the same object.
+fn same_loader<T>(a: &Arc<dyn Load<T>>, b: &Arc<dyn Load<T>>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// The error for a `load_with` whose provider is not the struct's.
+fn another_provider<T>() -> Error {
+    Error::Config(format!(
+        "`{}` is already loaded through another provider: a struct keeps the provider of its \
+         first load (pass the same `Arc<Provider>` to `load_with`, or call `Provider::install` \
+         once and use `load()`)",
+        std::any::type_name::<T>()
+    ))
 }
 
 /// The error for a fetch that did not complete.

@@ -65,7 +65,8 @@ fn fake(
         fetches: AtomicU64::new(0),
         answer: Box::new(answer),
     });
-    cache.set_loader(Some(Arc::clone(&loader) as Arc<dyn Load<Config>>));
+    let dyn_loader: Arc<dyn Load<Config>> = loader.clone();
+    cache.set_loader(Some(&dyn_loader)).expect("a new cache");
     (cache, loader)
 }
 
@@ -204,6 +205,68 @@ async fn forced_refreshes_within_the_window_share_a_fetch_and_unchanged_values_a
     tokio::time::advance(Duration::from_secs(2)).await;
     cache.refresh_now(None).await.expect("after the window");
     assert_eq!(loader.fetches(), 3);
+}
+
+fn as_dyn(loader: &Arc<Fake>) -> Option<Arc<dyn Load<Config>>> {
+    Some(loader.clone())
+}
+
+fn fake_loader(answer: impl Fn(u64) -> Result<u64, Error> + Send + Sync + 'static) -> Arc<Fake> {
+    Arc::new(Fake {
+        fetches: AtomicU64::new(0),
+        answer: Box::new(answer),
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_struct_keeps_the_provider_of_its_first_load() {
+    let cache: &'static Cache<Config> = Box::leak(Box::new(Cache::new()));
+    let (first, second) = (fake_loader(Ok), fake_loader(|_| Ok(9)));
+    cache.load(as_dyn(&first)).await.expect("loads");
+    let err = cache
+        .load(as_dyn(&second))
+        .await
+        .err()
+        .expect("another provider");
+    assert!(
+        matches!(&err, Error::Config(message) if message.contains("another provider")),
+        "{err:?}"
+    );
+    assert!(cache.refresh_now(as_dyn(&second)).await.is_err());
+    assert_eq!(second.fetches(), 0, "never used");
+    // The same provider, or none, reads as before.
+    assert_eq!(cache.load(as_dyn(&first)).await.expect("same").serial, 0);
+    assert_eq!(cache.load(None).await.expect("its own").serial, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn before_a_value_a_new_provider_replaces_a_failing_one_at_once() {
+    let cache: &'static Cache<Config> = Box::leak(Box::new(Cache::new()));
+    let (broken, fixed) = (fake_loader(|_| Err(down())), fake_loader(|_| Ok(3)));
+    assert!(cache.load(as_dyn(&broken)).await.is_err());
+    // Not held back by the broken one's backoff.
+    assert_eq!(cache.load(as_dyn(&fixed)).await.expect("loads").serial, 3);
+    assert_eq!((broken.fetches(), fixed.fetches()), (1, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn of_two_first_loads_with_different_providers_one_wins_and_the_other_is_told() {
+    let cache: &'static Cache<Config> = Box::leak(Box::new(Cache::new()));
+    let (one, two) = (fake_loader(|_| Ok(1)), fake_loader(|_| Ok(2)));
+    let (a, b) = tokio::join!(cache.load(as_dyn(&one)), cache.load(as_dyn(&two)));
+    // The second caller replaced the loader before the shared fetch ran, or joined the first
+    // caller's fetch: either way exactly one of them gets a value, of its own provider.
+    let outcomes = [a.map(|v| v.serial), b.map(|v| v.serial)];
+    let values: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(values.len(), 1, "{outcomes:?}");
+    let winner = *values[0];
+    assert_eq!(
+        outcomes[usize::try_from(winner - 1).expect("1 or 2")]
+            .as_ref()
+            .ok(),
+        Some(&winner)
+    );
+    assert_eq!(one.fetches() + two.fetches(), 1, "one fetch");
 }
 
 /// A read takes no lock: it completes while another thread holds the cache's state lock.
