@@ -174,3 +174,65 @@ fn a_refresh_cut_short_by_a_runtime_shutdown_is_started_again() {
         assert_eq!(seen, "v2", "a read on the new runtime starts a new refresh");
     });
 }
+
+#[test]
+fn a_fetch_left_on_a_runtime_no_longer_driven_does_not_hang_other_runtimes() {
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "stranded")]
+    struct Stranded {
+        value: String,
+    }
+    // The extension stand-in runs on a runtime of its own, driven by its worker throughout.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    // The first request gets no answer for a minute; later ones are answered at once.
+    let answer = Fault::secret("stranded", r#"{"value":"here"}"#);
+    let server = server_runtime.block_on(FaultServer::start(vec![
+        Fault::Delay(Duration::from_secs(60), Box::new(answer.clone())),
+        answer,
+    ]));
+    let provider = Arc::new(
+        Provider::builder()
+            .source(Source::Extension)
+            .extension_port(server.port())
+            .extension_token("token")
+            .extension_request_timeout(Duration::from_millis(300))
+            .extension_deadline(Duration::from_millis(200))
+            .build(),
+    );
+    // Start-up code gives up on a load (`block_on` with a timeout) and keeps the runtime
+    // without driving it again: the fetch it started is stranded there.
+    let abandoned = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("first runtime");
+    let gave_up = abandoned.block_on(async {
+        tokio::time::timeout(
+            Duration::from_millis(100),
+            Stranded::load_with(Arc::clone(&provider)),
+        )
+        .await
+    });
+    assert!(gave_up.is_err(), "the first request is not answered yet");
+    // Another runtime's load joins that fetch, sees it outlive the provider's bound, and
+    // fetches on its own runtime instead of waiting forever.
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("second runtime");
+    let loaded = other
+        .block_on(async { tokio::time::timeout(Duration::from_secs(60), Stranded::load()).await })
+        .expect("no hang")
+        .expect("loads");
+    assert_eq!(loaded.value, "here");
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "the stranded fetch, then one of its own"
+    );
+    drop(loaded);
+    drop(abandoned);
+}

@@ -129,6 +129,26 @@ impl Provider {
     }
 
     /// The kind of source this provider reads first.
+    /// The longest one load through this provider takes, of running time: the extension's
+    /// deadline and the request under way then, the SDK's bound for a whole load, or both in
+    /// auto mode (files have no timeout: a few seconds).
+    pub(crate) fn fetch_bound(&self) -> Duration {
+        #[cfg(feature = "sdk")]
+        let sdk = crate::source::sdk::SDK_LOAD_BOUND;
+        #[cfg(not(feature = "sdk"))]
+        let sdk = Duration::ZERO;
+        let extension = self
+            .extension
+            .deadline()
+            .saturating_add(self.extension.request_timeout());
+        match self.source {
+            Source::Local => Duration::from_secs(5),
+            Source::Extension => extension,
+            Source::Sdk => sdk,
+            Source::Auto => extension.saturating_add(sdk),
+        }
+    }
+
     pub(crate) fn source_kind(&self) -> SourceKind {
         match self.source {
             Source::Local => SourceKind::Local,

@@ -3,6 +3,7 @@
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
@@ -51,11 +52,18 @@ impl<T> Fetched<T> {
 /// A source of values for a cache. `forced` bypasses the source's own cache (`refreshNow`).
 pub(crate) trait Load<T>: Send + Sync {
     fn fetch(&self, forced: bool) -> BoxFuture<'_, Result<Fetched<T>, Error>>;
+
+    /// The longest one fetch takes (of running time): a fetch that outlives it is stuck.
+    fn bound(&self) -> Duration;
 }
 
 impl<T: FromSecret> Load<T> for Provider {
     fn fetch(&self, forced: bool) -> BoxFuture<'_, Result<Fetched<T>, Error>> {
         Box::pin(fetch(self, forced))
+    }
+
+    fn bound(&self) -> Duration {
+        self.fetch_bound()
     }
 }
 

@@ -61,6 +61,8 @@ use crate::{Error, FromSecret, Provider, jitter};
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait between failed refreshes of a loaded value.
 const MAX_RETRY: Duration = Duration::from_secs(300);
+/// How much longer than its loader's bound a fetch started elsewhere is awaited.
+const JOIN_MARGIN: Duration = Duration::from_secs(1);
 /// The longest wait between failed loads while there is no value: a process without its config
 /// recovers soon after the secret does.
 const MAX_COLD_RETRY: Duration = Duration::from_secs(30);
@@ -118,6 +120,9 @@ struct State<T: 'static> {
     retry_at: Option<Instant>,
     failures_in_a_row: u32,
     last_error: Option<Error>,
+    /// The number of the newest fetch that stored its result: an older one that ends later
+    /// (it was given up on, see `Step::Join`) does not overwrite it.
+    stored: Option<u64>,
     /// When the last forced fetch ended, and whether it failed.
     forced: Option<(Instant, bool)>,
     timer: Timer,
@@ -138,8 +143,8 @@ enum Step {
     /// The value is fresh but its timer is gone (its runtime shut down): start timer
     /// generation `.1` for expiry `.0`.
     Rearm(Instant, u64),
-    Join(SharedFetch),
-    WaitThenRetry(SharedFetch),
+    Join(SharedFetch, u64),
+    WaitThenRetry(SharedFetch, u64),
     Start {
         fetch: SharedFetch,
         number: u64,
@@ -175,6 +180,7 @@ impl<T: Send + Sync + 'static> Cache<T> {
                 retry_at: None,
                 failures_in_a_row: 0,
                 last_error: None,
+                stored: None,
                 forced: None,
                 timer: Timer::new(),
             }),
@@ -408,9 +414,9 @@ impl<T: FromSecret> Cache<T> {
             let step = self.with_state(|state| match &state.in_flight {
                 // A forced refresh waits for a running plain fetch, then makes its own.
                 Some(running) if forced && !running.forced => {
-                    Step::WaitThenRetry(running.fetch.clone())
+                    Step::WaitThenRetry(running.fetch.clone(), running.number)
                 }
-                Some(running) => Step::Join(running.fetch.clone()),
+                Some(running) => Step::Join(running.fetch.clone(), running.number),
                 None => self.not_needed(state, mode).unwrap_or_else(|| {
                     let number = state.fetch_numbers;
                     state.fetch_numbers += 1;
@@ -440,9 +446,13 @@ impl<T: FromSecret> Cache<T> {
                     timer::start(self, expires, generation);
                     return Ok(());
                 }
-                Step::Join(fetch) => return fetch.await,
-                Step::WaitThenRetry(fetch) => {
-                    let _ = fetch.await;
+                Step::Join(fetch, number) => {
+                    if let Some(result) = self.join(fetch, number).await {
+                        return result;
+                    }
+                }
+                Step::WaitThenRetry(fetch, number) => {
+                    let _ = self.join(fetch, number).await;
                 }
                 Step::Start {
                     fetch,
@@ -456,7 +466,7 @@ impl<T: FromSecret> Cache<T> {
                         number,
                     };
                     runtime.spawn(async move {
-                        let result = self.fetch_and_store(forced).await;
+                        let result = self.fetch_and_store(forced, number).await;
                         // Callers arriving from now on start a new fetch, not get this result.
                         drop(clear);
                         let _ = sender.send(result);
@@ -465,6 +475,40 @@ impl<T: FromSecret> Cache<T> {
                 }
             }
         }
+    }
+
+    /// Awaits fetch `number`, started by another caller, perhaps on another runtime. A fetch
+    /// takes at most its loader's bound; if it takes longer (a second more, of running time),
+    /// its runtime is not being driven (a `block_on` that timed out at start-up, say): it is
+    /// forgotten, and `None` tells the caller to fetch on its own runtime.
+    async fn join(&'static self, fetch: SharedFetch, number: u64) -> Option<Result<(), Error>> {
+        let bound = self.with_state(|state| state.loader.as_ref().map(|loader| loader.bound()));
+        let bound = match bound {
+            Some(bound) => bound,
+            None => Provider::global().map_or(Duration::ZERO, |global| {
+                <Provider as Load<T>>::bound(&global)
+            }),
+        };
+        let limit = bound.saturating_add(JOIN_MARGIN);
+        if let Some(result) = crate::clock::timeout(limit, fetch).await {
+            return Some(result);
+        }
+        tracing::warn!(
+            secret_type = std::any::type_name::<T>(),
+            waited_ms = limit.as_millis(),
+            "a fetch started elsewhere did not complete in time (is its runtime still driven?); \
+             fetching again on this runtime"
+        );
+        self.with_state(|state| {
+            if state
+                .in_flight
+                .as_ref()
+                .is_some_and(|running| running.number == number)
+            {
+                state.in_flight = None;
+            }
+        });
+        None
     }
 
     /// `Some` when no fetch is needed for `mode`: the current value is fresh, a forced fetch
@@ -511,7 +555,7 @@ impl<T: FromSecret> Cache<T> {
 
     /// One fetch: publishes a new value (or keeps the current one if unchanged) and schedules
     /// its expiry, or records the failure (a panic while decoding included).
-    async fn fetch_and_store(&'static self, forced: bool) -> Result<(), Error> {
+    async fn fetch_and_store(&'static self, forced: bool, number: u64) -> Result<(), Error> {
         let first = self.current.is_empty();
         // The value is as old as the request for it: a fetch that outlived a Lambda freeze
         // does not make its value look newer than it is.
@@ -531,16 +575,23 @@ impl<T: FromSecret> Cache<T> {
             .await
             .unwrap_or_else(|_| Err(aborted::<T>("it panicked (see the panic message above)")));
         let now = Instant::now();
+        let superseded = |state: &State<T>| state.stored.is_some_and(|newest| newest > number);
         let entry = match result {
             Ok(entry) => entry,
             Err(err) => {
-                self.record_failure(&err, now, first, forced);
+                if !self.with_state(|state| superseded(state)) {
+                    self.record_failure(&err, now, first, forced);
+                }
                 return Err(err);
             }
         };
         let expires = started + jitter::shorten_by_up_to_a_tenth(T::SPEC.ttl);
         // Retire the old timer before anything else, so it cannot mark this value due.
         let generation = self.with_state(|state| {
+            if superseded(state) {
+                return None;
+            }
+            state.stored = Some(number);
             if forced {
                 state.forced = Some((now, false));
             }
@@ -550,8 +601,15 @@ impl<T: FromSecret> Cache<T> {
             state.fixed = true;
             state.retry_at = None;
             state.failures_in_a_row = 0;
-            state.timer.retire()
+            Some(state.timer.retire())
         });
+        let Some(generation) = generation else {
+            tracing::debug!(
+                secret_type = std::any::type_name::<T>(),
+                "a newer fetch was stored first; dropping this one's value"
+            );
+            return Ok(());
+        };
         if let Some(entry) = entry {
             self.current.publish(entry);
             self.counters.versions.fetch_add(1, Ordering::Relaxed);

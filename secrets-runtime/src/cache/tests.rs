@@ -55,6 +55,9 @@ impl Load<Config> for Fake {
             })
         })
     }
+    fn bound(&self) -> Duration {
+        Duration::from_secs(5)
+    }
 }
 
 fn fake(
