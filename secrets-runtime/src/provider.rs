@@ -128,7 +128,6 @@ impl Provider {
         self.resolve_name(spec.name)
     }
 
-    /// The kind of source this provider reads first.
     /// The longest one load through this provider takes, of running time: the extension's
     /// deadline and the request under way then, the SDK's bound for a whole load, or both in
     /// auto mode (files have no timeout: a few seconds).
@@ -149,6 +148,7 @@ impl Provider {
         }
     }
 
+    /// The kind of source this provider reads first.
     pub(crate) fn source_kind(&self) -> SourceKind {
         match self.source {
             Source::Local => SourceKind::Local,

@@ -78,7 +78,9 @@ thread_local! {
 /// The instant that `Cache::expires_at` counts nanoseconds from.
 static EPOCH: LazyLock<std::time::Instant> = LazyLock::new(std::time::Instant::now);
 
-type SharedFetch = Shared<BoxFuture<'static, Result<(), Error>>>;
+/// A running fetch, as its callers await it: `None` if its task was dropped unfinished (its
+/// runtime shut down).
+type SharedFetch = Shared<BoxFuture<'static, Option<Result<(), Error>>>>;
 
 /// One decoded value, with what the snapshot API reports about it.
 pub(crate) struct Entry<T> {
@@ -112,7 +114,7 @@ struct State<T: 'static> {
     /// fetch through it succeeded (`fixed`).
     loader: Option<Arc<dyn Load<T>>>,
     fixed: bool,
-    in_flight: Option<InFlight>,
+    in_flight: Option<InFlight<T>>,
     fetch_numbers: u64,
     /// When the last successful fetch started.
     fetched_at: Option<Instant>,
@@ -121,33 +123,39 @@ struct State<T: 'static> {
     failures_in_a_row: u32,
     last_error: Option<Error>,
     /// The number of the newest fetch that stored its result: an older one that ends later
-    /// (it was given up on, see `Step::Join`) does not overwrite it.
+    /// (it was given up on, see `Cache::join`) does not overwrite it.
     stored: Option<u64>,
+    /// The newest fetch that a caller gave up on: its failure is not recorded either.
+    given_up: Option<u64>,
     /// When the last forced fetch ended, and whether it failed.
     forced: Option<(Instant, bool)>,
     timer: Timer,
 }
 
 /// The running fetch, numbered so that its task clears the slot only if it still holds it.
-struct InFlight {
+struct InFlight<T: 'static> {
     number: u64,
     /// Whether it bypasses the source's cache (`refreshNow`): a forced refresh does not settle
     /// for a fetch that does not.
     forced: bool,
+    /// Where it reads from (`None`: the global provider could not be made).
+    loader: Option<Arc<dyn Load<T>>>,
     fetch: SharedFetch,
 }
 
 /// What a caller of `refresh` does next.
-enum Step {
+enum Step<T: 'static> {
     Done(Result<(), Error>),
     /// The value is fresh but its timer is gone (its runtime shut down): start timer
     /// generation `.1` for expiry `.0`.
     Rearm(Instant, u64),
-    Join(SharedFetch, u64),
-    WaitThenRetry(SharedFetch, u64),
+    /// Await fetch `.1`, which takes at most `.2`.
+    Join(SharedFetch, u64, Duration),
+    WaitThenRetry(SharedFetch, u64, Duration),
     Start {
         fetch: SharedFetch,
         number: u64,
+        loader: Result<Arc<dyn Load<T>>, Error>,
         sender: tokio::sync::oneshot::Sender<Result<(), Error>>,
     },
 }
@@ -181,6 +189,7 @@ impl<T: Send + Sync + 'static> Cache<T> {
                 failures_in_a_row: 0,
                 last_error: None,
                 stored: None,
+                given_up: None,
                 forced: None,
                 timer: Timer::new(),
             }),
@@ -263,7 +272,7 @@ impl<T: FromSecret> Cache<T> {
                 return self.serve_stale(guard, now, None);
             }
         }
-        let refreshed = self.refresh(Refresh::IfDue).await;
+        let refreshed = self.refresh(Refresh::IfDue, loader.as_ref()).await;
         // A caller whose provider lost the race to another one's first load gets no value of
         // the other's.
         self.check_loader(loader.as_ref())?;
@@ -344,7 +353,7 @@ impl<T: FromSecret> Cache<T> {
         loader: Option<Arc<dyn Load<T>>>,
     ) -> Result<Snapshot<T>, Error> {
         self.set_loader(loader.as_ref())?;
-        let refreshed = self.refresh(Refresh::Forced).await;
+        let refreshed = self.refresh(Refresh::Forced, loader.as_ref()).await;
         self.check_loader(loader.as_ref())?;
         refreshed?;
         self.current_snapshot()
@@ -388,7 +397,7 @@ impl<T: FromSecret> Cache<T> {
                 tokio::time::sleep_until(at).await;
             }
             // Errors are logged by the fetch; the last good value keeps serving.
-            let _ = self.refresh(Refresh::IfDue).await;
+            let _ = self.refresh(Refresh::IfDue, None).await;
         });
     }
 
@@ -402,7 +411,12 @@ impl<T: FromSecret> Cache<T> {
     }
 
     /// Joins the running fetch, or starts one unless `mode` says it is not needed.
-    async fn refresh(&'static self, mode: Refresh) -> Result<(), Error> {
+    /// `loader` is the caller's (`load_with`): it does not join a fetch through another one.
+    async fn refresh(
+        &'static self,
+        mode: Refresh,
+        loader: Option<&Arc<dyn Load<T>>>,
+    ) -> Result<(), Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config(format!(
                 "loading `{}` needs a tokio runtime",
@@ -412,30 +426,42 @@ impl<T: FromSecret> Cache<T> {
         let forced = mode == Refresh::Forced;
         loop {
             let step = self.with_state(|state| match &state.in_flight {
-                // A forced refresh waits for a running plain fetch, then makes its own.
-                Some(running) if forced && !running.forced => {
-                    Step::WaitThenRetry(running.fetch.clone(), running.number)
+                // A forced refresh waits for a running plain fetch, then makes its own; so does
+                // a caller whose provider is not the fetch's (its fetch may fail for reasons of
+                // its own provider, and must not be taken for the caller's).
+                Some(running)
+                    if (forced && !running.forced)
+                        || loader.is_some_and(|mine| {
+                            !running
+                                .loader
+                                .as_ref()
+                                .is_some_and(|its| same_loader(mine, its))
+                        }) =>
+                {
+                    Step::WaitThenRetry(running.fetch.clone(), running.number, bound(running))
                 }
-                Some(running) => Step::Join(running.fetch.clone(), running.number),
+                Some(running) => Step::Join(running.fetch.clone(), running.number, bound(running)),
                 None => self.not_needed(state, mode).unwrap_or_else(|| {
                     let number = state.fetch_numbers;
                     state.fetch_numbers += 1;
+                    // Chosen now, under the lock: the fetch reads through the loader it was
+                    // started with, even if a caller sets another meanwhile.
+                    let loader = match &state.loader {
+                        Some(loader) => Ok(Arc::clone(loader)),
+                        None => Provider::global().map(|global| global as Arc<dyn Load<T>>),
+                    };
                     let (sender, receiver) = tokio::sync::oneshot::channel();
-                    let fetch = async move {
-                        receiver
-                            .await
-                            .unwrap_or_else(|_| Err(aborted::<T>("its runtime shut down")))
-                    }
-                    .boxed()
-                    .shared();
+                    let fetch = async move { receiver.await.ok() }.boxed().shared();
                     state.in_flight = Some(InFlight {
                         number,
                         forced,
+                        loader: loader.as_ref().ok().cloned(),
                         fetch: fetch.clone(),
                     });
                     Step::Start {
                         fetch,
                         number,
+                        loader,
                         sender,
                     }
                 }),
@@ -446,17 +472,18 @@ impl<T: FromSecret> Cache<T> {
                     timer::start(self, expires, generation);
                     return Ok(());
                 }
-                Step::Join(fetch, number) => {
-                    if let Some(result) = self.join(fetch, number).await {
+                Step::Join(fetch, number, bound) => {
+                    if let Some(result) = self.join(fetch, number, bound).await {
                         return result;
                     }
                 }
-                Step::WaitThenRetry(fetch, number) => {
-                    let _ = self.join(fetch, number).await;
+                Step::WaitThenRetry(fetch, number, bound) => {
+                    let _ = self.join(fetch, number, bound).await;
                 }
                 Step::Start {
                     fetch,
                     number,
+                    loader,
                     sender,
                 } => {
                     // Built before the task, so that the slot is cleared however the task
@@ -466,32 +493,36 @@ impl<T: FromSecret> Cache<T> {
                         number,
                     };
                     runtime.spawn(async move {
-                        let result = self.fetch_and_store(forced, number).await;
+                        let result = self.fetch_and_store(forced, number, loader).await;
                         // Callers arriving from now on start a new fetch, not get this result.
                         drop(clear);
                         let _ = sender.send(result);
                     });
-                    return fetch.await;
+                    return fetch
+                        .await
+                        .unwrap_or_else(|| Err(aborted::<T>("its runtime shut down")));
                 }
             }
         }
     }
 
     /// Awaits fetch `number`, started by another caller, perhaps on another runtime. A fetch
-    /// takes at most its loader's bound; if it takes longer (a second more, of running time),
-    /// its runtime is not being driven (a `block_on` that timed out at start-up, say): it is
-    /// forgotten, and `None` tells the caller to fetch on its own runtime.
-    async fn join(&'static self, fetch: SharedFetch, number: u64) -> Option<Result<(), Error>> {
-        let bound = self.with_state(|state| state.loader.as_ref().map(|loader| loader.bound()));
-        let bound = match bound {
-            Some(bound) => bound,
-            None => Provider::global().map_or(Duration::ZERO, |global| {
-                <Provider as Load<T>>::bound(&global)
-            }),
-        };
+    /// takes at most `bound` (its loader's); if it takes a second more (of running time), its
+    /// runtime is not being driven (a `block_on` that timed out at start-up, say). Then, or if
+    /// its runtime shut down under it, it is forgotten, and `None` tells the caller to fetch on
+    /// its own runtime.
+    async fn join(
+        &'static self,
+        fetch: SharedFetch,
+        number: u64,
+        bound: Duration,
+    ) -> Option<Result<(), Error>> {
         let limit = bound.saturating_add(JOIN_MARGIN);
-        if let Some(result) = crate::clock::timeout(limit, fetch).await {
-            return Some(result);
+        match crate::clock::timeout(limit, fetch).await {
+            Some(Some(result)) => return Some(result),
+            // Its task was dropped: its slot is clear already.
+            Some(None) => return None,
+            None => {}
         }
         tracing::warn!(
             secret_type = std::any::type_name::<T>(),
@@ -500,6 +531,7 @@ impl<T: FromSecret> Cache<T> {
              fetching again on this runtime"
         );
         self.with_state(|state| {
+            state.given_up = state.given_up.max(Some(number));
             if state
                 .in_flight
                 .as_ref()
@@ -513,7 +545,7 @@ impl<T: FromSecret> Cache<T> {
 
     /// `Some` when no fetch is needed for `mode`: the current value is fresh, a forced fetch
     /// just completed, or failures call for waiting (then the last error).
-    fn not_needed(&self, state: &mut State<T>, mode: Refresh) -> Option<Step> {
+    fn not_needed(&self, state: &mut State<T>, mode: Refresh) -> Option<Step<T>> {
         let now = Instant::now();
         // Checked under the lock: a caller that saw the backoff over just before a fetch failed
         // must not start another at once.
@@ -555,31 +587,46 @@ impl<T: FromSecret> Cache<T> {
 
     /// One fetch: publishes a new value (or keeps the current one if unchanged) and schedules
     /// its expiry, or records the failure (a panic while decoding included).
-    async fn fetch_and_store(&'static self, forced: bool, number: u64) -> Result<(), Error> {
+    async fn fetch_and_store(
+        &'static self,
+        forced: bool,
+        number: u64,
+        loader: Result<Arc<dyn Load<T>>, Error>,
+    ) -> Result<(), Error> {
         let first = self.current.is_empty();
         // The value is as old as the request for it: a fetch that outlived a Lambda freeze
         // does not make its value look newer than it is.
         let started = Instant::now();
-        let loader: Arc<dyn Load<T>> = match self.with_state(|state| state.loader.clone()) {
-            Some(loader) => loader,
-            None => match Provider::global() {
-                Ok(global) => global,
-                Err(err) => {
+        // Given up on by its callers, replaced by a newer fetch, or read through a loader that
+        // is no longer the struct's: its outcome is not this struct's to keep.
+        let stale = |state: &State<T>, loader: Option<&Arc<dyn Load<T>>>| {
+            state.stored.is_some_and(|newest| newest > number)
+                || state.given_up.is_some_and(|given_up| given_up >= number)
+                || loader.is_some_and(|loader| {
+                    !state
+                        .loader
+                        .as_ref()
+                        .is_some_and(|now| same_loader(now, loader))
+                })
+        };
+        let loader = match loader {
+            Ok(loader) => loader,
+            Err(err) => {
+                if !self.with_state(|state| stale(state, None)) {
                     self.record_failure(&err, Instant::now(), first, forced);
-                    return Err(err);
                 }
-            },
+                return Err(err);
+            }
         };
         let result = AssertUnwindSafe(self.fetch_entry(&*loader, forced))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(aborted::<T>("it panicked (see the panic message above)")));
         let now = Instant::now();
-        let superseded = |state: &State<T>| state.stored.is_some_and(|newest| newest > number);
         let entry = match result {
             Ok(entry) => entry,
             Err(err) => {
-                if !self.with_state(|state| superseded(state)) {
+                if !self.with_state(|state| stale(state, Some(&loader))) {
                     self.record_failure(&err, now, first, forced);
                 }
                 return Err(err);
@@ -588,7 +635,9 @@ impl<T: FromSecret> Cache<T> {
         let expires = started + jitter::shorten_by_up_to_a_tenth(T::SPEC.ttl);
         // Retire the old timer before anything else, so it cannot mark this value due.
         let generation = self.with_state(|state| {
-            if superseded(state) {
+            // A loader that another first load replaced is still stored if nothing is fixed
+            // yet (it is the loader a caller asked for last); once fixed, only the fixed one.
+            if stale(state, None) || (state.fixed && stale(state, Some(&loader))) {
                 return None;
             }
             state.stored = Some(number);
@@ -696,6 +745,14 @@ enum Refresh {
 /// Fetches and decodes one value of `T`, bypassing every cache.
 pub(crate) async fn fetch_value<T: FromSecret>(provider: &Provider) -> Result<T, Error> {
     load::fetch::<T>(provider, false).await?.decode()
+}
+
+/// The longest a running fetch takes: its loader's bound.
+fn bound<T>(running: &InFlight<T>) -> Duration {
+    running
+        .loader
+        .as_ref()
+        .map_or(Duration::ZERO, |loader| loader.bound())
 }
 
 /// Whether two loaders are the same object.

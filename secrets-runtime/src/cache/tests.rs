@@ -272,6 +272,21 @@ async fn of_two_first_loads_with_different_providers_one_wins_and_the_other_is_t
     assert_eq!(one.fetches() + two.fetches(), 1, "one fetch");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_new_provider_does_not_take_the_failure_of_the_old_ones_running_fetch() {
+    let cache: &'static Cache<Config> = Box::leak(Box::new(Cache::new()));
+    let (broken, fixed) = (fake_loader(|_| Err(down())), fake_loader(|_| Ok(3)));
+    // The fixed provider arrives while the broken one's fetch runs: it waits for that fetch,
+    // then, not held back by its failure, fetches through its own provider.
+    let (first, second) = tokio::join!(cache.load(as_dyn(&broken)), async {
+        tokio::task::yield_now().await;
+        cache.load(as_dyn(&fixed)).await
+    });
+    assert!(first.is_err());
+    assert_eq!(second.expect("its own provider").serial, 3);
+    assert_eq!((broken.fetches(), fixed.fetches()), (1, 1));
+}
+
 /// A read takes no lock: it completes while another thread holds the cache's state lock.
 #[test]
 fn reads_take_no_lock() {

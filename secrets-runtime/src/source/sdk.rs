@@ -207,7 +207,9 @@ impl SdkSource {
         let names: Vec<String> = secrets.iter().map(|(_, s)| s.name.clone()).collect();
         // Every page: an answer may carry a `NextToken` for the rest. At most one page per
         // secret (each page brings at least one), so a service that kept paging cannot loop.
-        let mut values = Vec::new();
+        // Wiped when dropped, however this ends (an error, or the load's bound dropping it
+        // between two pages).
+        let mut values = Unclaimed(Vec::new());
         let mut errors = Vec::new();
         let mut next_token = None;
         for _ in 0..secrets.len() {
@@ -233,17 +235,17 @@ impl SdkSource {
                         "BatchGetSecretValue was denied; reading each secret with \
                          GetSecretValue (allow secretsmanager:BatchGetSecretValue for one call)"
                     );
-                    wipe(values);
+                    drop(values);
                     return self.get_each(secrets).await;
                 }
                 Err(err) => {
-                    wipe(values);
+                    drop(values);
                     let waited = started.elapsed();
                     let items = names.into_iter().map(Item::Secret);
                     return failed_call(items, |item| map_error(item, &err, waited));
                 }
             };
-            values.extend(output.secret_values.unwrap_or_default());
+            values.0.extend(output.secret_values.unwrap_or_default());
             errors.extend(output.errors.unwrap_or_default());
             next_token = output.next_token;
             if next_token.is_none() {
@@ -254,11 +256,11 @@ impl SdkSource {
         let mut unnamed = Vec::new();
         for (position, &(_, secret)) in secrets.iter().enumerate() {
             let name = &secret.name;
-            let found = values.iter().position(|v| {
+            let found = values.0.iter().position(|v| {
                 v.name.as_deref() == Some(name.as_str()) || v.arn.as_deref() == Some(name.as_str())
             });
             results.push(if let Some(found) = found {
-                Some(entry_payload(values.swap_remove(found), name.clone()))
+                Some(entry_payload(values.0.swap_remove(found), name.clone()))
             } else if let Some(error) = errors.iter().find(|e| e.secret_id.as_ref() == Some(name)) {
                 let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
                 let message = error.message.clone().unwrap_or_default();
@@ -278,7 +280,7 @@ impl SdkSource {
             });
         }
         // Values nobody asked for are wiped too.
-        wipe(values);
+        drop(values);
         for ((position, _), result) in unnamed.iter().zip(self.get_each(&unnamed).await) {
             results[*position] = Some(result);
         }
@@ -365,11 +367,15 @@ pub(crate) fn timed_out(item: Item, after: Duration) -> Error {
     }
 }
 
-/// Wipes the values of an answer that nobody asked for.
-fn wipe(values: Vec<aws_sdk_secretsmanager::types::SecretValueEntry>) {
-    for entry in values {
-        drop(entry.secret_string.map(Zeroizing::new));
-        drop(entry.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
+/// Values of a batch answer not handed to a field yet: wiped when dropped.
+struct Unclaimed(Vec<aws_sdk_secretsmanager::types::SecretValueEntry>);
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        for entry in self.0.drain(..) {
+            drop(entry.secret_string.map(Zeroizing::new));
+            drop(entry.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
+        }
     }
 }
 
