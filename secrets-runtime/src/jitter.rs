@@ -10,24 +10,27 @@ fn up_to(max: u64) -> u64 {
     random % (max.saturating_add(1)).max(1)
 }
 
+/// A random part of `whole`, up to `1 / divisor` of it.
+fn random_part(whole: Duration, divisor: u32) -> Duration {
+    let most = u64::try_from(whole.as_nanos() / u128::from(divisor)).unwrap_or(u64::MAX);
+    Duration::from_nanos(up_to(most))
+}
+
 /// `base` plus a random extra of up to half of it.
 pub(crate) fn add_up_to_half(base: Duration) -> Duration {
-    let half = u64::try_from(base.as_nanos() / 2).unwrap_or(u64::MAX);
-    base + Duration::from_nanos(up_to(half))
+    base + random_part(base, 2)
 }
 
 /// `wait` minus a random part of up to half of it ("equal jitter"): a fleet that failed
 /// together does not retry together.
 pub(crate) fn shorten_by_up_to_half(wait: Duration) -> Duration {
-    let half = u64::try_from(wait.as_nanos() / 2).unwrap_or(u64::MAX);
-    wait.saturating_sub(Duration::from_nanos(up_to(half)))
+    wait.saturating_sub(random_part(wait, 2))
 }
 
 /// `ttl` minus a random part of up to a tenth of it: values expire between 90 % and 100 % of
 /// their TTL, so instances started together do not refresh together.
 pub(crate) fn shorten_by_up_to_a_tenth(ttl: Duration) -> Duration {
-    let tenth = u64::try_from(ttl.as_nanos() / 10).unwrap_or(u64::MAX);
-    ttl.saturating_sub(Duration::from_nanos(up_to(tenth)))
+    ttl.saturating_sub(random_part(ttl, 10))
 }
 
 #[cfg(test)]

@@ -132,6 +132,13 @@ struct State<T: 'static> {
     timer: Timer,
 }
 
+impl<T> State<T> {
+    /// Whether failures call for waiting before the next (unforced) fetch.
+    fn backing_off(&self, now: Instant) -> bool {
+        self.retry_at.is_some_and(|at| now < at)
+    }
+}
+
 /// The running fetch, numbered so that its task clears the slot only if it still holds it.
 struct InFlight<T: 'static> {
     number: u64,
@@ -322,7 +329,7 @@ impl<T: FromSecret> Cache<T> {
     }
 
     fn backing_off(&self, now: Instant) -> bool {
-        self.with_state(|state| state.retry_at.is_some_and(|at| now < at))
+        self.with_state(|state| state.backing_off(now))
     }
 
     /// The current value after a successful fetch.
@@ -549,7 +556,7 @@ impl<T: FromSecret> Cache<T> {
         let now = Instant::now();
         // Checked under the lock: a caller that saw the backoff over just before a fetch failed
         // must not start another at once.
-        if mode != Refresh::Forced && state.retry_at.is_some_and(|at| now < at) {
+        if mode != Refresh::Forced && state.backing_off(now) {
             let err = state.last_error.clone();
             return Some(Step::Done(Err(
                 err.unwrap_or_else(|| aborted::<T>("backing off after a failure"))
