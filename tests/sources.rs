@@ -336,6 +336,73 @@ async fn one_cache_entry_one_refresh_one_snapshot() {
     assert_eq!(Snapshot::source(&Cached::get()), SourceKind::Sdk);
 }
 
+/// Polls `future` once: a load registers its fetches in its first poll.
+fn poll_once<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
+
+/// Reads two of [`Mixed`]'s four items, under other keys' names.
+#[derive(Debug, FromSecret)]
+#[secret(name = "{P}/api")]
+struct ApiAndPassword {
+    token: SecretString,
+    #[secret(parameter = "/{P}/password")]
+    password: SecretString,
+}
+
+/// Loads of two structs at once through one provider: the second joins the first's fetches of
+/// the items they share, so each item is fetched once and both decode the same version.
+async fn two_structs_at_once(provider: &Provider) -> (Mixed, ApiAndPassword) {
+    let mut mixed = std::pin::pin!(Mixed::fetch(provider));
+    let mut api = std::pin::pin!(ApiAndPassword::fetch(provider));
+    assert!(poll_once(mixed.as_mut()).is_pending());
+    assert!(poll_once(api.as_mut()).is_pending());
+    let (mixed, api) = tokio::join!(mixed, api);
+    let (mixed, api) = (mixed.expect("Mixed loads"), api.expect("the other loads"));
+    assert_eq!(mixed.api_token.expose_secret(), "api-token-1");
+    assert_eq!(api.token.expose_secret(), "api-token-1");
+    assert_eq!(mixed.password.expose_secret(), "pw-1");
+    assert_eq!(api.password.expose_secret(), "pw-1");
+    (mixed, api)
+}
+
+#[tokio::test]
+async fn structs_loading_at_once_share_fetches_through_the_sdk() {
+    let prefix = seed_mixed().await;
+    let proxy = CountingProxy::start(moto_port()).await;
+    two_structs_at_once(&sdk_provider(proxy.port(), &prefix).await).await;
+    assert_eq!(
+        proxy.requests(),
+        2,
+        "Mixed's batch of secrets and of parameters only: {:?}",
+        proxy.operations()
+    );
+}
+
+#[tokio::test]
+async fn structs_loading_at_once_share_fetches_through_the_agent() {
+    let prefix = seed_mixed().await;
+    let proxy = CountingProxy::start(agent_port()).await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(proxy.port())
+        .var("P", &prefix)
+        .build();
+    let mut mixed = std::pin::pin!(Mixed::fetch(&provider));
+    let mut api = std::pin::pin!(ApiAndPassword::fetch(&provider));
+    assert!(poll_once(mixed.as_mut()).is_pending());
+    assert!(poll_once(api.as_mut()).is_pending());
+    // The agent does not serve Parameter Store: both fail on the password, with one request.
+    let (mixed, api) = tokio::join!(mixed, api);
+    for err in [mixed.unwrap_err(), api.unwrap_err()] {
+        assert!(
+            err.to_string().contains("does not serve Parameter Store"),
+            "{err}"
+        );
+    }
+    assert_eq!(proxy.requests(), 4, "Mixed's four items, each once");
+}
+
 #[tokio::test]
 async fn the_agent_serves_the_secrets_part() {
     #[derive(Debug, FromSecret)]
@@ -585,8 +652,30 @@ async fn extension_requests_run_at_once_within_the_connection_limit() {
     }
 }
 
-/// The connection limit holds across loads: three loads of 5 parameters at once through one
-/// provider send at most the limit's worth of requests at once.
+/// A struct of five parameters of its own, for loads that share no item.
+macro_rules! five_parameters {
+    ($name:ident: $one:literal, $two:literal, $three:literal, $four:literal, $five:literal) => {
+        #[derive(Debug, FromSecret)]
+        struct $name {
+            #[secret(parameter = $one)]
+            one: u8,
+            #[secret(parameter = $two)]
+            two: u8,
+            #[secret(parameter = $three)]
+            three: u8,
+            #[secret(parameter = $four)]
+            four: u8,
+            #[secret(parameter = $five)]
+            five: u8,
+        }
+    };
+}
+
+five_parameters!(FiveMore: "/q/1", "/q/2", "/q/3", "/q/4", "/q/5");
+five_parameters!(FiveOthers: "/r/1", "/r/2", "/r/3", "/r/4", "/r/5");
+
+/// The connection limit holds across loads: three loads of 5 parameters each at once through
+/// one provider send at most the limit's worth of requests at once.
 #[tokio::test]
 async fn the_connection_limit_is_per_provider_not_per_load() {
     let server = FaultServer::start(vec![Fault::Delay(
@@ -601,12 +690,16 @@ async fn the_connection_limit_is_per_provider_not_per_load() {
         .build();
     let (a, b, c) = tokio::join!(
         FiveParameters::fetch(&provider),
-        FiveParameters::fetch(&provider),
-        FiveParameters::fetch(&provider)
+        FiveMore::fetch(&provider),
+        FiveOthers::fetch(&provider)
     );
-    for five in [a, b, c] {
-        let five = five.expect("loads");
-        assert_eq!(five.one + five.two + five.three + five.four + five.five, 5);
+    let sums = [
+        a.map(|f| f.one + f.two + f.three + f.four + f.five),
+        b.map(|f| f.one + f.two + f.three + f.four + f.five),
+        c.map(|f| f.one + f.two + f.three + f.four + f.five),
+    ];
+    for sum in sums {
+        assert_eq!(sum.expect("loads"), 5);
     }
     assert_eq!(server.requests().len(), 15);
     let peak = server.peak_in_flight();

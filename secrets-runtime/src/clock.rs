@@ -31,6 +31,9 @@ const TICK: Duration = Duration::from_millis(10);
 /// A tick that fires later than this was not run when it was due: the process was stopped (or
 /// starved of CPU), and a deadline moves by the lateness.
 const LATE: Duration = Duration::from_millis(5);
+/// How much longer than its bound a fetch started by another caller is awaited: one that takes
+/// longer runs on a runtime that is no longer driven, and the caller fetches on its own.
+pub(crate) const JOIN_MARGIN: Duration = Duration::from_secs(1);
 
 /// Runs `future` for at most `limit` of running time (see the module docs). `None` when that
 /// ran out.

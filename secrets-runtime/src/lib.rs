@@ -38,6 +38,7 @@ mod decode;
 mod document;
 mod error;
 mod fields;
+mod flights;
 mod item;
 mod jitter;
 mod plan;

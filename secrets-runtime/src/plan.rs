@@ -82,16 +82,7 @@ impl Plan {
 
     /// The index of `request`, added unless an equal one is already planned.
     fn index_of(&mut self, request: Request) -> usize {
-        let same = |planned: &Request| match (planned, &request) {
-            (Request::Secret(a), Request::Secret(b)) => {
-                a.name == b.name
-                    && a.version_stage == b.version_stage
-                    && a.version_id == b.version_id
-            }
-            (Request::Parameter(a), Request::Parameter(b)) => a == b,
-            _ => false,
-        };
-        if let Some(index) = self.requests.iter().position(same) {
+        if let Some(index) = self.requests.iter().position(|r| r.same_item(&request)) {
             return index;
         }
         self.requests.push(request);

@@ -10,6 +10,7 @@ use tracing::Instrument as _;
 
 use crate::clock::Deadline;
 use crate::document::SecretPayload;
+use crate::flights::Flights;
 use crate::source::extension::{ExtensionConfig, ExtensionSource};
 use crate::source::local::{self, LocalSource};
 use crate::source::{Request, Source, SourceKind};
@@ -38,6 +39,8 @@ pub struct Provider {
     local: LocalSource,
     #[cfg(feature = "sdk")]
     sdk: crate::source::sdk::SdkSource,
+    /// The items being fetched: loads of the same item at once share one fetch.
+    flights: Flights,
 }
 
 impl std::fmt::Debug for Provider {
@@ -168,23 +171,13 @@ impl Provider {
         &self,
         requests: &[Request],
     ) -> Result<Vec<Option<SecretPayload>>, Error> {
-        let all: Vec<&Request> = requests.iter().collect();
-        let results = match self.source {
-            Source::Local => {
-                let mut results = Vec::with_capacity(all.len());
-                for request in all {
-                    results.push(traced(request, self.local.fetch(request, &self.vars)).await);
-                }
-                results
-            }
-            Source::Extension => {
-                let deadline = Deadline::after(self.extension.deadline());
-                let grace = self.extension.request_timeout();
-                self.fetch_extension(&all, &deadline, grace, true).await
-            }
-            Source::Sdk => self.fetch_sdk(&all).await,
-            Source::Auto => self.fetch_auto(&all).await,
-        };
+        // A load joins the fetch of an item that another load through this provider is
+        // making: two structs that read one secret at once get one version.
+        let patience = self.fetch_bound().saturating_add(crate::clock::JOIN_MARGIN);
+        let results = self
+            .flights
+            .fetch(requests, patience, |requests| self.route(requests))
+            .await;
         let mut payloads = Vec::with_capacity(results.len());
         let mut errors = Vec::new();
         for result in results {
@@ -207,6 +200,27 @@ impl Provider {
         match Error::from_list(errors) {
             Some(err) => Err(err),
             None => Ok(payloads),
+        }
+    }
+
+    /// Fetches `requests` from the configured source (see [`Provider::fetch_all`]).
+    async fn route(&self, requests: Vec<&Request>) -> Vec<Result<SecretPayload, Error>> {
+        match self.source {
+            Source::Local => {
+                let mut results = Vec::with_capacity(requests.len());
+                for request in requests {
+                    results.push(traced(request, self.local.fetch(request, &self.vars)).await);
+                }
+                results
+            }
+            Source::Extension => {
+                let deadline = Deadline::after(self.extension.deadline());
+                let grace = self.extension.request_timeout();
+                self.fetch_extension(&requests, &deadline, grace, true)
+                    .await
+            }
+            Source::Sdk => self.fetch_sdk(&requests).await,
+            Source::Auto => self.fetch_auto(&requests).await,
         }
     }
 
@@ -583,6 +597,7 @@ impl ProviderBuilder {
                 #[cfg(feature = "ssm")]
                 self.ssm_client,
             ),
+            flights: Flights::default(),
         }
     }
 }

@@ -61,8 +61,6 @@ use crate::{Error, FromSecret, Provider, jitter};
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait between failed refreshes of a loaded value.
 const MAX_RETRY: Duration = Duration::from_secs(300);
-/// How much longer than its loader's bound a fetch started elsewhere is awaited.
-const JOIN_MARGIN: Duration = Duration::from_secs(1);
 /// The longest wait between failed loads while there is no value: a process without its config
 /// recovers soon after the secret does.
 const MAX_COLD_RETRY: Duration = Duration::from_secs(30);
@@ -524,7 +522,7 @@ impl<T: FromSecret> Cache<T> {
         number: u64,
         bound: Duration,
     ) -> Option<Result<(), Error>> {
-        let limit = bound.saturating_add(JOIN_MARGIN);
+        let limit = bound.saturating_add(crate::clock::JOIN_MARGIN);
         match crate::clock::timeout(limit, fetch).await {
             Some(Some(result)) => return Some(result),
             // Its task was dropped: its slot is clear already.

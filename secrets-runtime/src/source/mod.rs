@@ -96,6 +96,24 @@ impl Request {
             Request::Parameter(name) => Item::Parameter(name.clone()),
         }
     }
+
+    /// Whether both ask for the same value (forced or not).
+    pub(crate) fn same_item(&self, other: &Request) -> bool {
+        match (self, other) {
+            (Request::Secret(a), Request::Secret(b)) => {
+                a.name == b.name
+                    && a.version_stage == b.version_stage
+                    && a.version_id == b.version_id
+            }
+            (Request::Parameter(a), Request::Parameter(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Whether it asks the extension to bypass its cache.
+    pub(crate) fn is_forced(&self) -> bool {
+        matches!(self, Request::Secret(secret) if secret.refresh_now)
+    }
 }
 
 /// One secret to fetch: its resolved name and, optionally, the version.
