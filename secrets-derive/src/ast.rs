@@ -85,7 +85,7 @@ impl<'a> Input<'a> {
 
 /// Where a field reads from.
 #[derive(Clone, Copy)]
-pub(crate) enum Source<'a> {
+pub(crate) enum Origin<'a> {
     /// The struct's own secret.
     Container,
     /// `from = "..."`.
@@ -94,13 +94,13 @@ pub(crate) enum Source<'a> {
     Parameter(&'a syn::LitStr),
 }
 
-impl Source<'_> {
-    /// Whether two sources are the same (by template).
-    pub(crate) fn same(&self, other: &Source<'_>) -> bool {
+impl Origin<'_> {
+    /// Whether two origins are the same (by template).
+    pub(crate) fn same(&self, other: &Origin<'_>) -> bool {
         match (self, other) {
-            (Source::Container, Source::Container) => true,
-            (Source::Secret(a), Source::Secret(b))
-            | (Source::Parameter(a), Source::Parameter(b)) => a.value() == b.value(),
+            (Origin::Container, Origin::Container) => true,
+            (Origin::Secret(a), Origin::Secret(b))
+            | (Origin::Parameter(a), Origin::Parameter(b)) => a.value() == b.value(),
             _ => false,
         }
     }
@@ -108,11 +108,11 @@ impl Source<'_> {
 
 impl Field<'_> {
     /// Where the field reads from: `parameter` before `from` (both is an error).
-    pub(crate) fn source(&self) -> Source<'_> {
+    pub(crate) fn origin(&self) -> Origin<'_> {
         match (&self.attrs.parameter, &self.attrs.from) {
-            (Some(parameter), _) => Source::Parameter(parameter),
-            (None, Some(from)) => Source::Secret(from),
-            (None, None) => Source::Container,
+            (Some(parameter), _) => Origin::Parameter(parameter),
+            (None, Some(from)) => Origin::Secret(from),
+            (None, None) => Origin::Container,
         }
     }
 

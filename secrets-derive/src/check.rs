@@ -22,7 +22,7 @@ fn check_container(cx: &Ctxt, input: &Input<'_>) {
     let reads_own_secret = input
         .fields
         .iter()
-        .find(|f| f.attrs.skip.is_none() && matches!(f.source(), ast::Source::Container));
+        .find(|f| f.attrs.skip.is_none() && matches!(f.origin(), ast::Origin::Container));
     match (&attrs.name, &attrs.name_env) {
         (None, None) if attrs.name_written => {}
         (None, None) => match reads_own_secret {
@@ -224,28 +224,28 @@ fn check_whole_secret_fields(cx: &Ctxt, input: &Input<'_>) {
             && f.attrs.parameter.is_none()
             && (f.attrs.whole.is_some() || f.attrs.binary.is_some())
     }) {
-        let source = entire.source();
-        if reported.iter().any(|s: &ast::Source<'_>| s.same(&source)) {
+        let origin = entire.origin();
+        if reported.iter().any(|s: &ast::Origin<'_>| s.same(&origin)) {
             continue;
         }
-        reported.push(source);
+        reported.push(origin);
         check_whole_secret_field(cx, input, entire);
     }
 }
 
 fn check_whole_secret_field(cx: &Ctxt, input: &Input<'_>, entire: &Field<'_>) {
-    let source = entire.source();
+    let origin = entire.origin();
     let what = if entire.attrs.whole.is_some() {
         "whole"
     } else {
         "binary"
     };
-    let secret = match source {
-        ast::Source::Secret(from) => format!("the entire secret `{}`", from.value()),
-        ast::Source::Container | ast::Source::Parameter(_) => "the entire secret".to_owned(),
+    let secret = match origin {
+        ast::Origin::Secret(from) => format!("the entire secret `{}`", from.value()),
+        ast::Origin::Container | ast::Origin::Parameter(_) => "the entire secret".to_owned(),
     };
     for other in &input.fields {
-        let same = other.source().same(&source);
+        let same = other.origin().same(&origin);
         if std::ptr::eq(other, entire) || other.attrs.skip.is_some() || !same {
             continue;
         }

@@ -7,7 +7,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Type};
 
-use crate::ast::{Field, Input, Source};
+use crate::ast::{Field, Input, Origin};
 use crate::attr::Default;
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -75,7 +75,7 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
         quote!(let #local = #read;)
     });
     let idents = input.fields.iter().map(|f| f.ident);
-    let sources = sources(input);
+    let origins = origins(input);
     quote! {
         #[automatically_derived]
         impl #krate::FromSecret for #ident {
@@ -96,8 +96,8 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
                 #private::Some(Self { #(#idents: #locals?,)* })
             }
 
-            fn sources(__sources: &mut #private::Sources) {
-                #sources
+            fn origins(__origins: &mut #private::Origins) {
+                #origins
             }
 
             #[inline]
@@ -116,41 +116,41 @@ fn option_str(private: &TokenStream, value: Option<&syn::LitStr>) -> TokenStream
     }
 }
 
-/// The body of `sources`: each distinct source of the fields, in order; a flattened struct
+/// The body of `origins`: each distinct origin of the fields, in order; a flattened struct
 /// adds its own.
-fn sources(input: &Input<'_>) -> TokenStream {
+fn origins(input: &Input<'_>) -> TokenStream {
     let krate = krate(input, Span::call_site());
     let private = quote!(#krate::__private);
-    let mut seen: Vec<Source<'_>> = Vec::new();
+    let mut seen: Vec<Origin<'_>> = Vec::new();
     let mut out = TokenStream::new();
     // Generated names keep the call-site span inside tokens spanned by a field's type: a type
     // from a `macro_rules!` `$t:ty` carries that macro's hygiene, and would not see them.
-    let sources_arg = local("__sources");
+    let origins_arg = local("__origins");
     for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
         if field.attrs.flatten.is_some() {
             let ty = field.ty;
             out.extend(
-                quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::sources(#sources_arg);),
+                quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::origins(#origins_arg);),
             );
             continue;
         }
-        let source = field.source();
-        if seen.iter().any(|s| s.same(&source)) {
+        let origin = field.origin();
+        if seen.iter().any(|s| s.same(&origin)) {
             continue;
         }
-        seen.push(source);
-        let source = source_ref(&private, source);
-        out.extend(quote!(__sources.add(#source);));
+        seen.push(origin);
+        let origin = origin_tokens(&private, origin);
+        out.extend(quote!(__origins.add(#origin);));
     }
     out
 }
 
-/// The `SourceRef` of a source.
-fn source_ref(private: &TokenStream, source: Source<'_>) -> TokenStream {
-    match source {
-        Source::Container => quote!(#private::SourceRef::Container),
-        Source::Secret(template) => quote!(#private::SourceRef::Secret(#template)),
-        Source::Parameter(template) => quote!(#private::SourceRef::Parameter(#template)),
+/// The `Origin` tokens of a field's origin.
+fn origin_tokens(private: &TokenStream, origin: Origin<'_>) -> TokenStream {
+    match origin {
+        Origin::Container => quote!(#private::Origin::Container),
+        Origin::Secret(template) => quote!(#private::Origin::Secret(#template)),
+        Origin::Parameter(template) => quote!(#private::Origin::Parameter(#template)),
     }
 }
 
@@ -167,20 +167,20 @@ fn read_field(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
         let fields = local("__fields");
         return quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::read_fields(#fields));
     }
-    let source = source_ref(&quote!(#krate::__private), field.source());
+    let origin = origin_tokens(&quote!(#krate::__private), field.origin());
     if attrs.binary.is_some() {
         // `Vec<u8>` as is, or into a `SecretSlice<u8>` (no reallocation: the `Vec` is exact).
-        return quote!(#private::Option::map(__fields.binary(#source), ::core::convert::Into::into));
+        return quote!(#private::Option::map(__fields.binary(#origin), ::core::convert::Into::into));
     }
     let expected = type_name(field.value_ty());
     // A `whole` field, or a parameter without `key`: the entire value, as text.
     let (read, args) = if field.reads_whole_value() {
         let decode = decode_str_closure(input, field);
-        ("whole", quote!(#source, #expected, #decode))
+        ("whole", quote!(#origin, #expected, #decode))
     } else {
         let key = field.key(input.attrs.rename_all);
         let decode = decode_closure(input, field);
-        ("", quote!(#source, #key, #expected, #decode))
+        ("", quote!(#origin, #key, #expected, #decode))
     };
     let method = |name: &str| {
         let name = match (read, name) {
@@ -316,7 +316,7 @@ fn placeholder_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStre
             fn read_fields(_: &mut #private::Fields<'_>) -> #private::Option<Self> {
                 ::core::unreachable!()
             }
-            fn sources(_: &mut #private::Sources) {
+            fn origins(_: &mut #private::Origins) {
                 ::core::unreachable!()
             }
             fn cache() -> &'static #private::Cache<Self> {

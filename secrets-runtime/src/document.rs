@@ -5,8 +5,7 @@ use std::sync::OnceLock;
 use secrecy::zeroize::{Zeroize as _, Zeroizing};
 use serde_json::{Map, Value};
 
-use crate::source::SourceKind;
-use crate::{Error, Item};
+use crate::{Error, Item, SourceKind};
 
 /// What a source returns for one secret: the string or binary value and its version.
 ///

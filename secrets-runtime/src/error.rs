@@ -6,8 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::item::Item;
-use crate::source::SourceKind;
+use crate::item::{Item, SourceKind};
 
 /// Why a secret could not be loaded into a config struct.
 ///
@@ -428,8 +427,63 @@ impl<T: fmt::Display> fmt::Display for List<'_, T> {
 /// Whether a service error says the service failed (trying again may help): a 5xx status or a
 /// server-side error code (`InternalServiceError`, whatever its status). Other 4xx are final.
 fn service_failed(status: Option<u16>, code: &str) -> bool {
-    status.is_some_and(|status| status >= 500)
-        || crate::source::ErrorCode::of(code) == crate::source::ErrorCode::ServerSide
+    status.is_some_and(|status| status >= 500) || ErrorCode::of(code) == ErrorCode::ServerSide
+}
+
+/// What an AWS error code (`__type` from the extension, the service code from the SDK) means
+/// for the caller. One table, so that both sources give the same [`Error`] variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorCode {
+    NotFound,
+    AccessDenied,
+    Decryption,
+    Throttled,
+    /// The service failed; trying again may help.
+    ServerSide,
+    /// Anything else: reported as [`Error::Service`].
+    Other,
+}
+
+impl ErrorCode {
+    pub(crate) fn of(code: &str) -> Self {
+        match code {
+            "ResourceNotFoundException" | "ParameterNotFound" | "ParameterVersionNotFound" => {
+                Self::NotFound
+            }
+            "AccessDeniedException" | "AccessDenied" => Self::AccessDenied,
+            "DecryptionFailure" | "InvalidKeyId" => Self::Decryption,
+            "ThrottlingException" | "TooManyRequestsException" | "Throttling" => Self::Throttled,
+            "InternalServiceError"
+            | "InternalServerError"
+            | "InternalFailure"
+            | "ServiceUnavailable" => Self::ServerSide,
+            _ => Self::Other,
+        }
+    }
+
+    /// The error for a final (not retried) answer with this code (and HTTP status, if known).
+    pub(crate) fn into_error(
+        self,
+        item: Item,
+        via: SourceKind,
+        status: Option<u16>,
+        code: String,
+        message: String,
+    ) -> Error {
+        match self {
+            Self::NotFound => Error::NotFound { item, via },
+            Self::AccessDenied => Error::AccessDenied { item, via, message },
+            Self::Decryption => Error::Decryption { item, via, message },
+            Self::Throttled => Error::Throttled { item, via },
+            Self::ServerSide | Self::Other => Error::Service {
+                item,
+                via,
+                status,
+                code,
+                message,
+            },
+        }
+    }
 }
 
 #[cfg(test)]

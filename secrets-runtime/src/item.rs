@@ -1,4 +1,5 @@
-//! What a struct reads: a secret or a parameter, by its resolved name.
+//! What a struct reads (a secret or a parameter, by its resolved name), and which source
+//! answered for it.
 
 use std::fmt;
 
@@ -57,6 +58,32 @@ impl fmt::Display for Item {
             Item::Secret(name) => write!(f, "secret `{name}`"),
             Item::Parameter(name) => write!(f, "parameter `{name}`"),
         }
+    }
+}
+
+/// The source that actually served a value.
+///
+/// ```
+/// assert_eq!(secrets_runtime::SourceKind::Extension.to_string(), "extension");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SourceKind {
+    /// The extension or agent on 127.0.0.1.
+    Extension,
+    /// The AWS SDK.
+    Sdk,
+    /// Local files or environment variables.
+    Local,
+}
+
+impl fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceKind::Extension => "extension",
+            SourceKind::Sdk => "sdk",
+            SourceKind::Local => "local",
+        })
     }
 }
 

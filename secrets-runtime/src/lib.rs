@@ -32,36 +32,34 @@
 //!
 //! See the README for the attribute reference, the environment variables and the guarantees.
 
+mod backend;
 mod cache;
 mod clock;
-mod decode;
 mod document;
 mod error;
-mod fields;
-mod flights;
 mod item;
 mod jitter;
-mod plan;
+mod load;
 mod provider;
-mod source;
+mod spec;
 mod template;
-mod values;
+mod value;
 mod vars;
 
 use std::future::Future;
 use std::sync::Arc;
 
+pub use backend::Source;
+pub use backend::local::{local_parameter_var, local_secret_var};
 pub use cache::{Snapshot, Stats};
-pub use decode::{SecretValue, ValueError};
 pub use error::{Error, FieldError, FieldProblem};
-pub use item::Item;
+pub use item::{Item, SourceKind};
 pub use provider::{Provider, ProviderBuilder};
 pub use secrecy::{ExposeSecret, SecretSlice, SecretString};
 /// Derives [`FromSecret`](trait@FromSecret) for a struct with named fields; see the README's
 /// attribute reference.
 pub use secrets_derive::FromSecret;
-pub use source::local::{local_parameter_var, local_secret_var};
-pub use source::{Source, SourceKind};
+pub use value::{SecretValue, ValueError};
 
 /// A config struct loaded from its secrets and parameters. Derive it with `#[derive(FromSecret)]`; the
 /// provided methods are the whole API.
@@ -91,10 +89,10 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     #[doc(hidden)]
     fn read_fields(fields: &mut __private::Fields<'_>) -> Option<Self>;
 
-    /// Adds the secrets and parameters this struct's fields read to `sources`.
+    /// Adds the secrets and parameters this struct's fields read to `origins`.
     /// `#[secret(flatten)]` calls it for the nested struct.
     #[doc(hidden)]
-    fn sources(sources: &mut __private::Sources);
+    fn origins(origins: &mut __private::Origins);
 
     #[doc(hidden)]
     fn cache() -> &'static __private::Cache<Self>;
@@ -181,7 +179,7 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     /// # Errors
     /// Any [`Error`] of the fetch or of decoding.
     fn fetch(provider: &Provider) -> impl Future<Output = Result<Self, Error>> + Send {
-        cache::fetch_value::<Self>(provider)
+        load::fetch_value::<Self>(provider)
     }
 }
 
@@ -199,36 +197,17 @@ fn not_loaded<T>() -> ! {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::cache::Cache;
-    pub use crate::decode::{
+    pub use crate::load::fields::Fields;
+    pub use crate::spec::{Origin, Origins, SecretSpec};
+    pub use crate::value::{
         Decoder, ViaFallback, ViaFromStr, ViaSecretValue, decode_json, decode_json_str,
         decode_with, decode_with_str,
     };
-    pub use crate::fields::Fields;
-    pub use crate::plan::{SourceRef, Sources};
     pub use core::default::Default;
     pub use core::option::Option::{self, None, Some};
     pub use core::result::Result::{self, Err, Ok};
     pub use core::time::Duration;
     pub use serde_json::Value;
-
-    /// The container attributes of a derived struct.
-    #[derive(Debug, Clone, Copy)]
-    pub struct SecretSpec {
-        /// The secret name template; empty when every field names its own source.
-        pub name: &'static str,
-        /// A variable whose value, when set, is the whole secret name.
-        pub name_env: Option<&'static str>,
-        /// How long a loaded value is fresh.
-        pub ttl: Duration,
-        /// How long past its expiry a value may still be served while refreshes fail.
-        pub max_stale: Duration,
-        /// Forced refreshes within this long after a completed fetch reuse its value.
-        pub refresh_window: Duration,
-        /// `versionStage` to ask for.
-        pub version_stage: Option<&'static str>,
-        /// `versionId` to ask for.
-        pub version_id: Option<&'static str>,
-    }
 }
 
 /// The README's examples, compiled as doctests so that they cannot rot.

@@ -54,7 +54,7 @@ pub use snapshot::{Snapshot, Stats};
 use self::load::Load;
 use self::slot::{Domain, Guard, Local, Published};
 use self::timer::Timer;
-use crate::source::SourceKind;
+use crate::SourceKind;
 use crate::{Error, FromSecret, Provider, jitter};
 
 /// The first wait after a failed fetch; it doubles with each failure in a row.
@@ -745,11 +745,6 @@ enum Refresh {
     IfDue,
     /// Fetch unless a forced fetch completed within the struct's `refresh_window`.
     Forced,
-}
-
-/// Fetches and decodes one value of `T`, bypassing every cache.
-pub(crate) async fn fetch_value<T: FromSecret>(provider: &Provider) -> Result<T, Error> {
-    load::fetch::<T>(provider, false).await?.decode()
 }
 
 /// The longest a running fetch takes: its loader's bound.

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::slot::Guard;
 use super::{Cache, Entry};
 use crate::FromSecret;
-use crate::source::SourceKind;
+use crate::SourceKind;
 
 /// A consistent view of a cached config: every field comes from the same load.
 ///

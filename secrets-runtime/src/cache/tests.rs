@@ -2,9 +2,9 @@
 
 use std::sync::atomic::AtomicU64;
 
-use super::load::Fetched;
 use super::*;
-use crate::__private::{Fields, SecretSpec, Sources};
+use crate::__private::{Fields, Origins, SecretSpec};
+use crate::load::Fetched;
 
 /// A struct whose cache the tests drive; each test uses a cache of its own.
 struct Config {
@@ -29,7 +29,7 @@ impl FromSecret for Config {
         unreachable!("the fake loader decodes")
     }
 
-    fn sources(_: &mut Sources) {}
+    fn origins(_: &mut Origins) {}
 
     fn cache() -> &'static Cache<Self> {
         unreachable!("each test uses a cache of its own")

@@ -1,4 +1,6 @@
-//! Decoding one JSON value (or one string) into a field's type.
+//! Decoding one JSON value (or one string) into a field's type: the [`SecretValue`] trait and
+//! its std impls (`impls`), the decoders generated code calls (`decode`), and the rule that
+//! keeps values out of parser messages (`redact`).
 //!
 //! A field accepts the JSON string form (`"5432"`) and the native form (`5432`, `true`) alike.
 //! Types with a [`SecretValue`] impl decode through it; any other type decodes through
@@ -11,7 +13,13 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+pub use self::decode::{decode_json, decode_json_str, decode_with, decode_with_str};
+pub(crate) use self::decode::{json_kind, parse_from_str, with_text};
 use crate::error::FieldProblem;
+
+mod decode;
+mod impls;
+mod redact;
 
 /// A type that decodes itself from a secret's JSON value, where [`FromStr`] is not enough
 /// or not implemented.
@@ -91,193 +99,6 @@ impl ValueError {
             found: json_kind(value),
         })
     }
-}
-
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Runs `f` on the text form of a scalar: the string itself, or a number or boolean printed.
-pub(crate) fn with_text<T>(
-    value: &Value,
-    f: impl FnOnce(&str) -> Result<T, ValueError>,
-) -> Result<T, ValueError> {
-    match value {
-        Value::String(s) => f(s),
-        Value::Number(n) => f(&n.to_string()),
-        Value::Bool(b) => f(if *b { "true" } else { "false" }),
-        other => Err(ValueError::wrong_shape(other)),
-    }
-}
-
-/// The error of a parser whose messages are not known to be free of the input: its message is
-/// withheld. Any part of a message may come from the value (a character and its position are
-/// enough to leak a secret a little at a time), so no filter on the text can be trusted.
-pub(crate) fn reason_withheld() -> ValueError {
-    ValueError::invalid(
-        "the parser's message is withheld because it could repeat part of the value",
-    )
-}
-
-/// Whether `T` is a std type whose parse errors are fixed texts that never repeat the input.
-fn has_value_free_errors<T: 'static>() -> bool {
-    use std::any::TypeId;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-    let std_types = [
-        TypeId::of::<u8>(),
-        TypeId::of::<u16>(),
-        TypeId::of::<u32>(),
-        TypeId::of::<u64>(),
-        TypeId::of::<u128>(),
-        TypeId::of::<usize>(),
-        TypeId::of::<i8>(),
-        TypeId::of::<i16>(),
-        TypeId::of::<i32>(),
-        TypeId::of::<i64>(),
-        TypeId::of::<i128>(),
-        TypeId::of::<isize>(),
-        TypeId::of::<f32>(),
-        TypeId::of::<f64>(),
-        TypeId::of::<bool>(),
-        TypeId::of::<char>(),
-        TypeId::of::<IpAddr>(),
-        TypeId::of::<Ipv4Addr>(),
-        TypeId::of::<Ipv6Addr>(),
-        TypeId::of::<SocketAddr>(),
-        TypeId::of::<SocketAddrV4>(),
-        TypeId::of::<SocketAddrV6>(),
-    ];
-    std_types.contains(&TypeId::of::<T>())
-}
-
-/// Parses with [`FromStr`]. The messages of std types are kept (fixed texts); other parsers'
-/// messages are withheld.
-pub(crate) fn parse_from_str<T>(text: &str) -> Result<T, ValueError>
-where
-    T: FromStr + 'static,
-    T::Err: Display,
-{
-    text.parse::<T>().map_err(|err| {
-        if has_value_free_errors::<T>() {
-            ValueError::invalid(err.to_string())
-        } else {
-            reason_withheld()
-        }
-    })
-}
-
-/// `#[secret(with = f)]`: `f(text)` on the text form of the value.
-#[doc(hidden)]
-pub fn decode_with<T, E: Display>(
-    value: &Value,
-    f: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<T, ValueError> {
-    with_text(value, |text| decode_with_str(text, f))
-}
-
-/// `#[secret(whole, with = f)]`: `f(text)` on the whole secret.
-#[doc(hidden)]
-pub fn decode_with_str<T, E: Display>(
-    text: &str,
-    f: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<T, ValueError> {
-    f(text).map_err(|_| reason_withheld())
-}
-
-/// `#[secret(whole, json)]`: the whole secret as JSON into a serde type.
-#[doc(hidden)]
-pub fn decode_json_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ValueError> {
-    let value = serde_json::from_str::<Value>(text)
-        .map_err(|err| ValueError::invalid(serde_message_without_values(&err)))?;
-    decode_json(&value)
-}
-
-/// `#[secret(json)]`: a JSON value, or a string holding a JSON object or array, into a serde
-/// type.
-///
-/// serde's messages quote the values they reject, so only the path's shape and the
-/// expectation are kept: `at `*.*` (key names withheld): invalid type, expected u32`. Key names
-/// come from the secret (a map's keys may be secrets themselves), so they are withheld too.
-#[doc(hidden)]
-pub fn decode_json<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ValueError> {
-    if let Value::String(text) = value
-        && text.trim_start().starts_with(['{', '['])
-    {
-        return decode_json_str(text);
-    }
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let what = serde_message_without_values(err.inner());
-        match path_shape(err.path()) {
-            None => ValueError::invalid(what),
-            Some(path) => ValueError::invalid(format!("at `{path}` (key names withheld): {what}")),
-        }
-    })
-}
-
-/// The shape of a path into a JSON document: indices kept, each key or variant name written
-/// `*`; `None` at the top.
-fn path_shape(path: &serde_path_to_error::Path) -> Option<String> {
-    use serde_path_to_error::Segment;
-    let mut shape = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => shape.push_str(&format!("[{index}]")),
-            Segment::Map { .. } | Segment::Enum { .. } | Segment::Unknown => {
-                if !shape.is_empty() {
-                    shape.push('.');
-                }
-                shape.push('*');
-            }
-        }
-    }
-    (!shape.is_empty()).then_some(shape)
-}
-
-/// serde's message with every quoted value removed.
-fn serde_message_without_values(err: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    if matches!(err.classify(), Category::Syntax | Category::Eof) {
-        return format!(
-            "not valid JSON (line {}, column {})",
-            err.line(),
-            err.column()
-        );
-    }
-    let message = err.to_string();
-    // serde's data errors: "invalid type: string \"x\", expected u32 at line 1 column 9",
-    // "invalid value: ...", "unknown variant `x`, expected ...", "missing field `f`",
-    // "unknown field `f`, expected ...", "invalid length 3, expected ...".
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(head, _)| head);
-    for prefix in ["invalid type", "invalid value", "unknown variant"] {
-        if message.starts_with(prefix) {
-            return match message.split_once(", expected ") {
-                Some((_, expected)) => format!("{prefix}, expected {expected}"),
-                None => prefix.to_owned(),
-            };
-        }
-    }
-    if message.starts_with("missing field") || message.starts_with("invalid length") {
-        // The field is the type's; the length is not a value.
-        return message.to_owned();
-    }
-    if message.starts_with("unknown field") {
-        // The unknown name is the secret's, and may be a secret: only the expected ones stay.
-        return match message.split_once(", expected ") {
-            Some((_, expected)) => format!("unknown field, expected {expected}"),
-            None => "unknown field".to_owned(),
-        };
-    }
-    "the value does not match the expected type (the message of a custom deserializer is withheld)"
-        .to_owned()
 }
 
 /// The autoref-specialisation probe used by generated code:

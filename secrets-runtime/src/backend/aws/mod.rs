@@ -1,24 +1,25 @@
-//! The AWS SDK source: `GetSecretValue` and `BatchGetSecretValue` through
-//! `aws-sdk-secretsmanager` (and Parameter Store through `aws-sdk-ssm` with the `ssm`
-//! feature), configured by the standard `aws-config` chain (region, credentials,
-//! `AWS_ENDPOINT_URL`).
+//! The AWS SDK backend: what Secrets Manager (`secrets_manager`) and Parameter Store (`ssm`,
+//! the `ssm` feature) share: the clients, built from one `aws-config` load (region,
+//! credentials, `AWS_ENDPOINT_URL`) with this crate's timeouts, the split of a load's requests
+//! into calls, and the errors of a failed call.
 
-use std::time::{Duration, Instant};
+mod secrets_manager;
+#[cfg(feature = "ssm")]
+mod ssm;
+
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata as _, SdkError};
-use aws_sdk_secretsmanager::types::SecretValueEntry;
-use secrecy::zeroize::Zeroizing;
+use aws_sdk_secretsmanager::error::SdkError;
 use tokio::sync::OnceCell;
-use tracing::Instrument as _;
 
-use super::{ErrorCode, Request, SecretRequest, SourceKind, error_chain};
-use crate::document::{RawValue, SecretPayload};
-use crate::provider::traced;
-use crate::{Error, Item};
+use super::{Request, SecretRequest, error_chain, traced};
+use crate::document::SecretPayload;
+use crate::error::ErrorCode;
+use crate::{Error, Item, SourceKind};
 
 /// The longest one SDK call may take, retries included.
 pub(crate) const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
@@ -30,8 +31,6 @@ pub(crate) const SDK_LOAD_BOUND: Duration = Duration::from_secs(5);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest connecting to the SDK's endpoint may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// `BatchGetSecretValue` takes at most this many secret ids.
-const BATCH_LIMIT: usize = 20;
 
 /// The SDK clients of a provider, built on first use from one `aws-config` load.
 #[derive(Debug, Default)]
@@ -123,7 +122,7 @@ impl SdkSource {
         }));
         let batches = futures_util::future::join_all(
             batched
-                .chunks(BATCH_LIMIT)
+                .chunks(secrets_manager::BATCH_LIMIT)
                 .map(|chunk| self.batch_get_secret_value(chunk)),
         );
         let parameter_results = self.get_parameters(&parameters);
@@ -192,145 +191,12 @@ impl SdkSource {
         })
     }
 
-    /// One `BatchGetSecretValue` call: one result per secret, in order. Errors the service
-    /// reports for single secrets stay with those secrets.
-    async fn batch_get_secret_value(
-        &self,
-        secrets: &[(usize, &SecretRequest)],
-    ) -> Vec<Result<SecretPayload, Error>> {
-        let span = tracing::info_span!(
-            "secret_batch_fetch",
-            secrets = secrets.len(),
-            latency_ms = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let names: Vec<String> = secrets.iter().map(|(_, s)| s.name.clone()).collect();
-        // Every page: an answer may carry a `NextToken` for the rest. At most one page per
-        // secret (each page brings at least one), so a service that kept paging cannot loop.
-        // Wiped when dropped, however this ends (an error, or the load's bound dropping it
-        // between two pages).
-        let mut values = Unclaimed(Vec::new());
-        let mut errors = Vec::new();
-        let mut next_token = None;
-        for _ in 0..secrets.len() {
-            let send = self
-                .client()
-                .await
-                .batch_get_secret_value()
-                .set_secret_id_list(Some(names.clone()))
-                .set_next_token(next_token.take())
-                .send();
-            // No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
-            let result = send.instrument(span.clone()).await;
-            span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
-            let output = match result {
-                Ok(output) => output,
-                Err(SdkError::ServiceError(service))
-                    if ErrorCode::of(service.err().code().unwrap_or_default())
-                        == ErrorCode::AccessDenied =>
-                {
-                    // The role may read each secret but not batch them: one call per secret.
-                    tracing::warn!(
-                        parent: &span,
-                        "BatchGetSecretValue was denied; reading each secret with \
-                         GetSecretValue (allow secretsmanager:BatchGetSecretValue for one call)"
-                    );
-                    drop(values);
-                    return self.get_each(secrets).await;
-                }
-                Err(err) => {
-                    drop(values);
-                    let waited = started.elapsed();
-                    let items = names.into_iter().map(Item::Secret);
-                    return failed_call(items, |item| map_error(item, &err, waited));
-                }
-            };
-            values.0.extend(output.secret_values.unwrap_or_default());
-            errors.extend(output.errors.unwrap_or_default());
-            next_token = output.next_token;
-            if next_token.is_none() {
-                break;
-            }
-        }
-        let mut results: Vec<Option<Result<SecretPayload, Error>>> = Vec::new();
-        let mut unnamed = Vec::new();
-        for (position, &(_, secret)) in secrets.iter().enumerate() {
-            let name = &secret.name;
-            let found = values.0.iter().position(|v| {
-                v.name.as_deref() == Some(name.as_str()) || v.arn.as_deref() == Some(name.as_str())
-            });
-            results.push(if let Some(found) = found {
-                Some(entry_payload(values.0.swap_remove(found), name.clone()))
-            } else if let Some(error) = errors.iter().find(|e| e.secret_id.as_ref() == Some(name)) {
-                let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
-                let message = error.message.clone().unwrap_or_default();
-                let item = Item::Secret(name.clone());
-                Some(Err(ErrorCode::of(&code).into_error(
-                    item,
-                    SourceKind::Sdk,
-                    None,
-                    code,
-                    message,
-                )))
-            } else {
-                // Named in a form the answer does not repeat (a partial ARN), or on a page
-                // never sent: asked on its own, all such at once.
-                unnamed.push((position, secret));
-                None
-            });
-        }
-        // Values nobody asked for are wiped too.
-        drop(values);
-        for ((position, _), result) in unnamed.iter().zip(self.get_each(&unnamed).await) {
-            results[*position] = Some(result);
-        }
-        results
-            .into_iter()
-            .map(|result| result.expect("every secret has a result"))
-            .collect()
-    }
-
-    /// `GetSecretValue` for each secret, all at once: one result per secret, in order.
-    async fn get_each(
-        &self,
-        secrets: &[(usize, &SecretRequest)],
-    ) -> Vec<Result<SecretPayload, Error>> {
-        futures_util::future::join_all(secrets.iter().map(|&(_, secret)| {
-            let request = Request::Secret(secret.clone());
-            async move { traced(&request, self.get_secret_value(secret)).await }
-        }))
-        .await
-    }
-
-    async fn get_secret_value(&self, request: &SecretRequest) -> Result<SecretPayload, Error> {
-        let started = Instant::now();
-        let send = self
-            .client()
-            .await
-            .get_secret_value()
-            .secret_id(&request.name)
-            .set_version_stage(request.version_stage.map(str::to_owned))
-            .set_version_id(request.version_id.map(str::to_owned))
-            .send();
-        let item = || Item::secret(&request.name);
-        let output = send
-            .await
-            .map_err(|err| map_error(item(), &err, started.elapsed()))?;
-        let version_id = output.version_id().map(str::to_owned);
-        payload(
-            item(),
-            output.secret_string,
-            output.secret_binary,
-            version_id,
-        )
-    }
-
     #[cfg(feature = "ssm")]
     async fn get_parameters(
         &self,
         parameters: &[(usize, &str)],
     ) -> Vec<Result<SecretPayload, Error>> {
-        crate::source::ssm::get_parameters(self, parameters).await
+        ssm::get_parameters(self, parameters).await
     }
 
     #[cfg(not(feature = "ssm"))]
@@ -365,51 +231,6 @@ pub(crate) fn timed_out(item: Item, after: Duration) -> Error {
         via: SourceKind::Sdk,
         after,
     }
-}
-
-/// Values of a batch answer not handed to a field yet: wiped when dropped.
-struct Unclaimed(Vec<aws_sdk_secretsmanager::types::SecretValueEntry>);
-
-impl Drop for Unclaimed {
-    fn drop(&mut self) {
-        for entry in self.0.drain(..) {
-            drop(entry.secret_string.map(Zeroizing::new));
-            drop(entry.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
-        }
-    }
-}
-
-fn entry_payload(entry: SecretValueEntry, name: String) -> Result<SecretPayload, Error> {
-    payload(
-        Item::Secret(name),
-        entry.secret_string,
-        entry.secret_binary,
-        entry.version_id,
-    )
-}
-
-fn payload(
-    item: Item,
-    string: Option<String>,
-    binary: Option<aws_sdk_secretsmanager::primitives::Blob>,
-    version_id: Option<String>,
-) -> Result<SecretPayload, Error> {
-    let value = if let Some(text) = string {
-        RawValue::String(Zeroizing::new(text))
-    } else if let Some(blob) = binary {
-        RawValue::Binary(Zeroizing::new(blob.into_inner()))
-    } else {
-        return Err(Error::InvalidResponse {
-            item,
-            via: SourceKind::Sdk,
-            reason: "neither `SecretString` nor `SecretBinary` is present".into(),
-        });
-    };
-    Ok(SecretPayload {
-        value,
-        version_id,
-        via: SourceKind::Sdk,
-    })
 }
 
 /// The error for a failed SDK call about `item` (any AWS SDK: the error types are shared).

@@ -19,12 +19,13 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::zeroize::Zeroizing;
 use serde_json::Value;
 
-use super::{ErrorCode, Request, SecretRequest, SourceKind, error_chain};
+use super::{Request, SecretRequest, error_chain};
 use crate::clock::{self, Deadline};
 use crate::document::{RawValue, SecretPayload};
+use crate::error::ErrorCode;
 use crate::jitter;
 use crate::vars::Vars;
-use crate::{Error, Item};
+use crate::{Error, Item, SourceKind};
 
 /// The header that carries the token.
 const TOKEN_HEADER: &str = "X-Aws-Parameters-Secrets-Token";

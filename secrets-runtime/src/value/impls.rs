@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::decode::{SecretValue, ValueError, parse_from_str, with_text};
+use super::{SecretValue, ValueError, parse_from_str, with_text};
 
 /// Types whose `FromStr` is exactly the decoding wanted, from the text form.
 macro_rules! via_from_str {
@@ -267,7 +267,7 @@ mod tests {
             let _ = decode::<Vec<u32>>(value.clone());
             let _ = decode::<Vec<Vec<String>>>(value.clone());
             let _ = decode::<SecretString>(value.clone());
-            let _ = crate::decode::decode_json::<std::collections::HashMap<String, Vec<u8>>>(&value);
+            let _ = crate::value::decode_json::<std::collections::HashMap<String, Vec<u8>>>(&value);
         }
 
         #[test]

@@ -3,11 +3,12 @@
 
 use serde_json::Value;
 
+use super::plan::Documents;
 use crate::Item;
-use crate::decode::ValueError;
 use crate::document::{Document, RawValue};
 use crate::error::{Error, FieldError, FieldProblem};
-use crate::plan::{Documents, SourceRef};
+use crate::spec::Origin;
+use crate::value::ValueError;
 
 /// Reads a struct's fields, collecting every error.
 ///
@@ -42,7 +43,7 @@ impl<'a> Fields<'a> {
     }
 
     /// `key` of `source`'s JSON object, or `None` after recording why there is no object.
-    fn keyed(&mut self, source: SourceRef, key: &str) -> Option<(&'a Item, Found<&'a Value>)> {
+    fn keyed(&mut self, source: Origin, key: &str) -> Option<(&'a Item, Found<&'a Value>)> {
         let (item, document) = self.source(source)?;
         let Some(document) = document else {
             return Some((item, Found::Missing));
@@ -63,7 +64,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The entire string value of `source`, or `None` after recording that it is binary.
-    fn whole_text(&mut self, source: SourceRef) -> Option<(&'a Item, Found<&'a str>)> {
+    fn whole_text(&mut self, source: Origin) -> Option<(&'a Item, Found<&'a str>)> {
         let (item, document) = self.source(source)?;
         let Some(document) = document else {
             return Some((item, Found::Missing));
@@ -81,7 +82,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn source(&mut self, source: SourceRef) -> Option<(&'a Item, Option<&'a Document>)> {
+    fn source(&mut self, source: Origin) -> Option<(&'a Item, Option<&'a Document>)> {
         match self.documents.get(source) {
             Ok(found) => Some(found),
             Err(err) => {
@@ -102,7 +103,7 @@ impl<'a> Fields<'a> {
     /// A field that must be present and not null.
     pub fn required<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         key: &str,
         expected: &'static str,
         decode: impl FnOnce(&Value) -> Result<T, ValueError>,
@@ -114,7 +115,7 @@ impl<'a> Fields<'a> {
     /// An `Option<T>` field: missing or null is `None`.
     pub fn optional<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         key: &str,
         expected: &'static str,
         decode: impl FnOnce(&Value) -> Result<T, ValueError>,
@@ -127,7 +128,7 @@ impl<'a> Fields<'a> {
     /// errors, never defaulted.
     pub fn or_else<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         key: &str,
         expected: &'static str,
         decode: impl FnOnce(&Value) -> Result<T, ValueError>,
@@ -140,7 +141,7 @@ impl<'a> Fields<'a> {
     /// A field with `default = "literal"`: a missing key decodes the literal like a value.
     pub fn or_literal<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         key: &str,
         expected: &'static str,
         decode: impl Fn(&Value) -> Result<T, ValueError>,
@@ -155,7 +156,7 @@ impl<'a> Fields<'a> {
     /// `parameter` field, which must exist.
     pub fn whole<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         expected: &'static str,
         decode: impl FnOnce(&str) -> Result<T, ValueError>,
     ) -> Option<T> {
@@ -166,7 +167,7 @@ impl<'a> Fields<'a> {
     /// An `Option<T>` `parameter` field: a parameter that does not exist is `None`.
     pub fn whole_optional<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         expected: &'static str,
         decode: impl FnOnce(&str) -> Result<T, ValueError>,
     ) -> Option<Option<T>> {
@@ -177,7 +178,7 @@ impl<'a> Fields<'a> {
     /// A `parameter` field with a default: a parameter that does not exist takes `default()`.
     pub fn whole_or_else<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         expected: &'static str,
         decode: impl FnOnce(&str) -> Result<T, ValueError>,
         default: impl FnOnce() -> T,
@@ -189,7 +190,7 @@ impl<'a> Fields<'a> {
     /// A `parameter` field with `default = "literal"`: the literal decodes like the value.
     pub fn whole_or_literal<T>(
         &mut self,
-        source: SourceRef,
+        source: Origin,
         expected: &'static str,
         decode: impl Fn(&str) -> Result<T, ValueError>,
         literal: &'static str,
@@ -199,7 +200,7 @@ impl<'a> Fields<'a> {
     }
 
     /// `#[secret(binary)]`: a `SecretBinary` value.
-    pub fn binary(&mut self, source: SourceRef) -> Option<Vec<u8>> {
+    pub fn binary(&mut self, source: Origin) -> Option<Vec<u8>> {
         let (item, document) = self.source(source)?;
         match document.map(|d| &d.value) {
             Some(RawValue::Binary(bytes)) => Some(bytes.to_vec()),

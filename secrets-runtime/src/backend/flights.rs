@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::Request;
 use crate::Error;
 use crate::document::SecretPayload;
-use crate::source::Request;
 
 /// The result of one item's fetch, as its joiners receive it.
 type Outcome = Result<SecretPayload, Error>;
@@ -215,8 +215,9 @@ mod tests {
     use tokio::sync::Semaphore;
 
     use super::*;
+    use crate::SourceKind;
+    use crate::backend::SecretRequest;
     use crate::document::RawValue;
-    use crate::source::{SecretRequest, SourceKind};
 
     fn secret(name: &str, forced: bool) -> Request {
         Request::Secret(SecretRequest {

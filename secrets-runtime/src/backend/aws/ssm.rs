@@ -9,10 +9,10 @@ use tracing::Instrument as _;
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata as _, SdkError};
 
-use super::sdk::{SdkSource, failed_call, map_error};
-use super::{ErrorCode, SourceKind};
+use super::{SdkSource, failed_call, map_error};
 use crate::document::{RawValue, SecretPayload};
-use crate::{Error, Item};
+use crate::error::ErrorCode;
+use crate::{Error, Item, SourceKind};
 
 /// `GetParameters` takes at most this many names.
 const BATCH_LIMIT: usize = 10;

@@ -1,45 +1,16 @@
 //! What one load of a struct fetches: the distinct secrets and parameters its fields name,
 //! resolved into requests, and the documents the fields are then read from.
 
+use crate::backend::{Request, SecretRequest};
 use crate::document::{Document, SecretPayload};
-use crate::source::{Request, SecretRequest};
+use crate::spec::{Origin, Origins};
 use crate::{Error, FromSecret, Item, Provider};
-
-/// Where a field reads from, as the derive names it: the struct's own secret, another secret
-/// (`from = "..."`) or a parameter (`parameter = "..."`), by name template.
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceRef {
-    /// The struct's `name` (or `name_env`) secret.
-    Container,
-    /// `#[secret(from = "template")]`.
-    Secret(&'static str),
-    /// `#[secret(parameter = "template")]`.
-    Parameter(&'static str),
-}
-
-/// The distinct sources of a struct, in first-use order. The derived `sources` adds the
-/// struct's own; a flattened struct adds its own too.
-#[doc(hidden)]
-#[derive(Debug, Default)]
-pub struct Sources {
-    refs: Vec<SourceRef>,
-}
-
-impl Sources {
-    /// Adds a source unless it is already listed.
-    pub fn add(&mut self, source: SourceRef) {
-        if !self.refs.contains(&source) {
-            self.refs.push(source);
-        }
-    }
-}
 
 /// The requests of one load: each distinct resolved secret or parameter once, however many
 /// fields (or templates) name it.
 pub(crate) struct Plan {
     /// Each source and the index of its request.
-    sources: Vec<(SourceRef, usize)>,
+    sources: Vec<(Origin, usize)>,
     pub(crate) requests: Vec<Request>,
 }
 
@@ -50,8 +21,8 @@ impl Plan {
     /// # Errors
     /// Every unset variable a name needs ([`Error::MissingVar`], several as [`Error::Several`]).
     pub(crate) fn new<T: FromSecret>(provider: &Provider, forced: bool) -> Result<Self, Error> {
-        let mut listed = Sources::default();
-        T::sources(&mut listed);
+        let mut listed = Origins::default();
+        T::origins(&mut listed);
         let mut plan = Plan {
             sources: Vec::with_capacity(listed.refs.len()),
             requests: Vec::with_capacity(listed.refs.len()),
@@ -76,7 +47,7 @@ impl Plan {
     pub(crate) fn own_secret(&self) -> Option<usize> {
         self.sources
             .iter()
-            .find(|(source, _)| *source == SourceRef::Container)
+            .find(|(source, _)| *source == Origin::Container)
             .map(|&(_, index)| index)
     }
 
@@ -109,11 +80,11 @@ impl Plan {
 /// The request for one source.
 fn request<T: FromSecret>(
     provider: &Provider,
-    source: SourceRef,
+    source: Origin,
     forced: bool,
 ) -> Result<Request, Error> {
     Ok(match source {
-        SourceRef::Container => {
+        Origin::Container => {
             let spec = &T::SPEC;
             if spec.name.is_empty() && spec.name_env.is_none() {
                 return Err(Error::Config(format!(
@@ -128,13 +99,13 @@ fn request<T: FromSecret>(
                 refresh_now: forced,
             })
         }
-        SourceRef::Secret(template) => Request::Secret(SecretRequest {
+        Origin::Secret(template) => Request::Secret(SecretRequest {
             name: provider.resolve_name(template)?,
             version_stage: None,
             version_id: None,
             refresh_now: forced,
         }),
-        SourceRef::Parameter(template) => Request::Parameter(provider.resolve_name(template)?),
+        Origin::Parameter(template) => Request::Parameter(provider.resolve_name(template)?),
     })
 }
 
@@ -142,7 +113,7 @@ fn request<T: FromSecret>(
 #[derive(Debug)]
 pub(crate) struct Documents {
     /// Each source and the index of its item and document.
-    sources: Vec<(SourceRef, usize)>,
+    sources: Vec<(Origin, usize)>,
     items: Vec<Item>,
     /// `None`: a parameter that does not exist (its fields read as missing).
     documents: Vec<Option<Document>>,
@@ -151,7 +122,7 @@ pub(crate) struct Documents {
 impl Documents {
     /// The item and document of `source` (`Err` if the plan lacks it, which only a derive bug
     /// could cause).
-    pub(crate) fn get(&self, source: SourceRef) -> Result<(&Item, Option<&Document>), Error> {
+    pub(crate) fn get(&self, source: Origin) -> Result<(&Item, Option<&Document>), Error> {
         match self.sources.iter().find(|(s, _)| *s == source) {
             Some(&(_, index)) => Ok((&self.items[index], self.documents[index].as_ref())),
             None => Err(Error::Config(format!(
