@@ -31,6 +31,7 @@
 //! ```
 //!
 //! See the README for the attribute reference, the environment variables and the guarantees.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod cache;

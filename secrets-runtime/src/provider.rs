@@ -270,6 +270,7 @@ impl ProviderBuilder {
 
     /// A Secrets Manager client to use instead of one built from the `aws-config` defaults.
     #[cfg(feature = "sdk")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sdk")))]
     pub fn sdk_client(mut self, client: aws_sdk_secretsmanager::Client) -> Self {
         self.sdk_client = Some(client);
         self
@@ -277,6 +278,7 @@ impl ProviderBuilder {
 
     /// A Parameter Store client to use instead of one built from the `aws-config` defaults.
     #[cfg(feature = "ssm")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ssm")))]
     pub fn ssm_client(mut self, client: aws_sdk_ssm::Client) -> Self {
         self.ssm_client = Some(client);
         self
