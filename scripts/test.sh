@@ -3,7 +3,8 @@
 #
 # Installs into a cache folder that later runs reuse (SECRETS_TEST_CACHE, default
 # ~/.cache/secrets-rs-test): moto[server] 5.x in a Python virtual environment, and the AWS
-# Secrets Manager Agent (cargo install, ~10 minutes the first time). Starts moto and the agent
+# Secrets Manager Agent (cargo install, ~10 minutes the first time). Starts moto, a second moto
+# that enforces IAM (tests/support/moto_iam.py, checked by its self-test) and the agent
 # (pointed at moto) on free loopback ports, seeds the example secrets, builds the Lambda
 # example for the lifecycle tests (which start their own simulated Lambda), runs
 # `cargo test --workspace --all-features`, runs the benchmarks once in their test mode
@@ -110,6 +111,43 @@ unset PARAMETERS_SECRETS_EXTENSION_HTTP_PORT STAGE
 while IFS= read -r var; do unset "$var"; done < <(compgen -e | grep '^SECRETS_LOCAL_' || true)
 AWS_TOKEN="$("$venv/bin/python" -c 'import secrets; print(secrets.token_hex(16))')"
 export AWS_TOKEN
+
+# A second moto that enforces IAM (tests/support/moto_iam.py: moto_server with Secrets Manager and
+# SSM reads authorised against their real ARNs), for the tests of generated IAM policies. Its
+# first 3 requests are free: they create an admin user (Action "*" on Resource "*") and its key.
+# Every later request is authenticated and authorised, so a test sets up as that admin (its own
+# user, key, policy, secrets, parameters, under names of its own) and then acts as its user; many
+# tests share this one server in parallel. The default testing/testing key is rejected there.
+moto_iam_port="$(free_port)"
+INITIAL_NO_AUTH_ACTION_COUNT=3 "$venv/bin/python" "$root/tests/support/moto_iam.py" \
+  -H 127.0.0.1 -p "$moto_iam_port" >"$work/moto-iam.log" 2>&1 &
+pids+=($!)
+wait_for_port "$moto_iam_port" "${pids[-1]}" "moto_server (IAM enforced)"
+export SECRETS_TEST_MOTO_IAM_URL="http://127.0.0.1:$moto_iam_port"
+admin_key="$("$venv/bin/python" - "$SECRETS_TEST_MOTO_IAM_URL" <<'PY'
+import json, sys
+import boto3
+from botocore.config import Config
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing",
+                   config=Config(retries={"total_max_attempts": 1}))
+# Exactly the 3 free requests.
+iam.create_user(UserName="admin")
+iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+key = iam.create_access_key(UserName="admin")["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+PY
+)"
+read -r SECRETS_TEST_MOTO_IAM_ADMIN_KEY_ID SECRETS_TEST_MOTO_IAM_ADMIN_SECRET <<<"$admin_key"
+export SECRETS_TEST_MOTO_IAM_ADMIN_KEY_ID SECRETS_TEST_MOTO_IAM_ADMIN_SECRET
+log "moto_server with IAM enforced listening on 127.0.0.1:$moto_iam_port (pid ${pids[-1]})"
+if ! "$venv/bin/python" "$root/tests/support/moto_iam_selftest.py" --url "$SECRETS_TEST_MOTO_IAM_URL" \
+  >"$work/moto-iam-selftest.log" 2>&1; then
+  log "the IAM-enforcing moto failed its self-test"
+  exit 1
+fi
+log "IAM-enforcing moto passed its self-test ($(tail -n 1 "$work/moto-iam-selftest.log"))"
 
 agent_port="$(free_port)"
 cat >"$work/agent.toml" <<TOML
