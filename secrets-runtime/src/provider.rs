@@ -120,9 +120,9 @@ impl Provider {
     }
 
     /// The longest one load through this provider takes, of running time (see
-    /// [`Backends::fetch_bound`]).
-    pub(crate) fn fetch_bound(&self) -> Duration {
-        self.backends.fetch_bound()
+    /// [`Backends::load_bound`]).
+    pub(crate) fn load_bound(&self) -> Duration {
+        self.backends.load_bound()
     }
 
     /// The kind of source this provider reads first.
@@ -130,12 +130,14 @@ impl Provider {
         self.backends.source_kind()
     }
 
-    /// Fetches every request of one load (see [`Backends::fetch_all`]).
+    /// Fetches every request of one load (see [`Backends::fetch_all`]); `forced` for a
+    /// `refresh_now`.
     pub(crate) async fn fetch_all(
         &self,
         requests: &[Request],
+        forced: bool,
     ) -> Result<Vec<Option<SecretPayload>>, Error> {
-        self.backends.fetch_all(requests, &self.vars).await
+        self.backends.fetch_all(requests, forced, &self.vars).await
     }
 }
 

@@ -1,10 +1,14 @@
 //! Fetches of one item shared by the loads of one provider: two structs that read the same
 //! secret (or parameter) at the same time make one request, and decode the same version.
 //!
-//! A load *leads* the items that nobody is fetching and *joins* the others. A leader publishes
-//! each item's result to its joiners as its fetch ends. A joiner whose leader was dropped
-//! unfinished (its load was cancelled), or that does not finish within its provider's bound and
-//! a margin (its runtime is not driven), fetches the item itself.
+//! A load *leads* the items that nobody is fetching and *joins* the others. A leader hands each
+//! item's result to its joiners as its fetch ends. Every load has one budget (the provider's
+//! bound for a load, of running time), and so does every fetch it leads: a joiner whose leader
+//! was dropped unfinished (its load was cancelled) or outlives its budget (its runtime is not
+//! driven) leads or joins that item anew, within what is left of its own budget; a fetch past
+//! its budget is never joined. A forced load (`refresh_now`) joins only forced fetches; a
+//! plain load takes only the successes of a forced one (a forced request bypasses the
+//! extension's cache, so it may fail where a plain one would not).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -14,13 +18,11 @@ use tokio::sync::watch;
 
 use super::Request;
 use crate::Error;
+use crate::clock::Deadline;
 use crate::document::SecretPayload;
 
 /// The result of one item's fetch, as its joiners receive it.
 type Outcome = Result<SecretPayload, Error>;
-
-/// A request (by index) that joined a running fetch, and where that fetch's result comes.
-type Joined = (usize, Weak<Flight>, watch::Receiver<Option<Outcome>>);
 
 /// The items being fetched through one provider.
 #[derive(Default)]
@@ -31,34 +33,61 @@ pub(crate) struct Flights {
 /// One item being fetched, and where its result goes.
 struct Flight {
     request: Request,
-    /// `None` until the leader's fetch ends; dropped unsent if the leader is.
+    /// Part of a forced load.
+    forced: bool,
+    /// Its leader's budget: joined until then, forgotten after. (Shared with the joiners, who
+    /// hold no strong reference to the flight: its sender must drop with its leader.)
+    budget: Arc<Deadline>,
+    /// `None` until the leader's fetch ends. The result stays here (a copy, wiped when
+    /// dropped) until the last joiner has taken it.
     result: watch::Sender<Option<Outcome>>,
 }
 
 impl Flight {
-    /// Whether `request` may take this fetch's result: the same item, and not a forced
-    /// refresh joining a plain fetch (the extension may answer that from its own cache).
-    fn serves(&self, request: &Request) -> bool {
-        self.request.same_item(request) && (self.request.is_forced() || !request.is_forced())
+    /// Whether a load (`forced` or not) may join this fetch for `request`.
+    fn serves(&self, request: &Request, forced: bool) -> bool {
+        self.request.same_item(request) && (self.forced || !forced)
     }
+}
+
+/// A request (by index) that joined a running fetch.
+struct Joined {
+    index: usize,
+    flight: Weak<Flight>,
+    /// The fetch is part of a forced load.
+    forced: bool,
+    /// The fetch's budget.
+    budget: Arc<Deadline>,
+    result: watch::Receiver<Option<Outcome>>,
+}
+
+/// How one load shares fetches.
+#[derive(Clone, Copy)]
+pub(crate) struct Terms<'a> {
+    /// A forced load (`refresh_now`).
+    pub(crate) forced: bool,
+    /// The longest the load takes, of running time.
+    pub(crate) budget: Duration,
+    /// The error of an item the load's budget ran out on.
+    pub(crate) timed_out: &'a (dyn Fn(&Request, Duration) -> Error + Sync),
 }
 
 impl Flights {
     /// One result per request, in order: each item through `fetch` (in one call for all the
-    /// items this load leads), or the result of a running fetch of the same item. A joiner waits
-    /// at most `patience` (of running time) for it.
+    /// items this load leads), or the result of a running fetch of the same item.
     pub(crate) async fn fetch<'r, F, Fut>(
         &self,
         requests: &'r [Request],
-        patience: Duration,
+        terms: Terms<'_>,
         fetch: F,
     ) -> Vec<Outcome>
     where
         F: Fn(Vec<&'r Request>) -> Fut,
         Fut: Future<Output = Vec<Outcome>>,
     {
-        let (lead, joined) = self.enter(requests);
-        let fetch = &fetch;
+        let budget = Deadline::after(terms.budget);
+        let (lead, joined) = self.enter(requests.iter().enumerate(), terms);
+        let (fetch, budget) = (&fetch, &budget);
         // Each led result goes to its joiners as soon as the fetch ends, not after this load's
         // own joins: a load that waited for ours would otherwise wait for theirs too.
         let leading = async move {
@@ -70,20 +99,15 @@ impl Flights {
             };
             lead.finish(fetched)
         };
-        let joining = futures_util::future::join_all(joined.into_iter().map(
-            |(index, flight, receiver)| async move {
-                let request = &requests[index];
-                let result = match self.wait(request, flight, receiver, patience).await {
-                    Some(result) => result,
-                    // Rare (a cancelled or stuck leader): one request, not batched.
-                    None => fetch(vec![request])
-                        .await
-                        .pop()
-                        .unwrap_or_else(|| unreachable!("a fetch returns one result per request")),
-                };
+        let joining = futures_util::future::join_all(joined.into_iter().map(|joined| {
+            let index = joined.index;
+            async move {
+                let result = self
+                    .follow(&requests[index], joined, terms, budget, fetch)
+                    .await;
                 (index, result)
-            },
-        ));
+            }
+        }));
         let (led, joined) = futures_util::future::join(leading, joining).await;
         let mut results: Vec<Option<Outcome>> = requests.iter().map(|_| None).collect();
         for (index, result) in led.into_iter().chain(joined) {
@@ -95,21 +119,90 @@ impl Flights {
             .collect()
     }
 
-    /// Joins the running fetch of each request that has one, and leads the others.
-    fn enter(&self, requests: &[Request]) -> (Lead<'_>, Vec<Joined>) {
+    /// The result of a joined fetch; if there is none (its leader was dropped or is late, or
+    /// it failed as a forced fetch that a plain load joined), the item is led or joined anew,
+    /// within what is left of `budget`.
+    async fn follow<'r, F, Fut>(
+        &self,
+        request: &'r Request,
+        mut joined: Joined,
+        terms: Terms<'_>,
+        budget: &Deadline,
+        fetch: &F,
+    ) -> Outcome
+    where
+        F: Fn(Vec<&'r Request>) -> Fut,
+        Fut: Future<Output = Vec<Outcome>>,
+    {
+        loop {
+            if let Some(result) = self.wait(request, &mut joined, terms.forced).await {
+                return result;
+            }
+            if budget.remaining().is_zero() {
+                return Err((terms.timed_out)(request, terms.budget));
+            }
+            let (lead, mut again) = self.enter(std::iter::once((joined.index, request)), terms);
+            if let Some(next) = again.pop() {
+                joined = next;
+                continue;
+            }
+            // Led now: one request, bounded by what is left of this load's budget.
+            let result = match budget.bound(Duration::ZERO, fetch(vec![request])).await {
+                Some(mut results) => results
+                    .pop()
+                    .unwrap_or_else(|| unreachable!("a fetch returns one result per request")),
+                None => Err((terms.timed_out)(request, terms.budget)),
+            };
+            let mut finished = lead.finish(vec![result]);
+            return finished
+                .pop()
+                .map(|(_, result)| result)
+                .unwrap_or_else(|| unreachable!("one item led"));
+        }
+    }
+
+    /// Joins the running fetch of each request that has one, and leads the others. A running
+    /// fetch past its budget is forgotten instead of joined (its runtime is not driven).
+    fn enter<'r>(
+        &self,
+        requests: impl Iterator<Item = (usize, &'r Request)>,
+        terms: Terms<'_>,
+    ) -> (Lead<'_>, Vec<Joined>) {
         let mut lead = Lead {
             flights: self,
             led: Vec::new(),
         };
         let mut joined = Vec::new();
         let mut running = self.lock();
-        for (index, request) in requests.iter().enumerate() {
-            if let Some(flight) = running.iter().find(|flight| flight.serves(request)) {
-                joined.push((index, Arc::downgrade(flight), flight.result.subscribe()));
+        running.retain(|flight| {
+            let live = !flight.budget.remaining().is_zero();
+            if !live {
+                tracing::warn!(
+                    item = %flight.request.item(),
+                    "another load's fetch of this item outlived its budget (is its runtime \
+                     still driven?); it is not joined"
+                );
+            }
+            live
+        });
+        for (index, request) in requests {
+            if let Some(flight) = running
+                .iter()
+                .find(|flight| flight.serves(request, terms.forced))
+            {
+                joined.push(Joined {
+                    index,
+                    flight: Arc::downgrade(flight),
+                    forced: flight.forced,
+                    budget: Arc::clone(&flight.budget),
+                    result: flight.result.subscribe(),
+                });
                 continue;
             }
             let flight = Arc::new(Flight {
                 request: request.clone(),
+                forced: terms.forced,
+                budget: Arc::new(Deadline::after(terms.budget)),
                 result: watch::Sender::new(None),
             });
             running.push(Arc::clone(&flight));
@@ -118,35 +211,29 @@ impl Flights {
         (lead, joined)
     }
 
-    /// The result of `flight`, or `None` if the caller should fetch it itself: its leader was
-    /// dropped unfinished, or took longer than `patience` (then it is forgotten, so that later
-    /// loads do not wait for it either).
-    async fn wait(
-        &self,
-        request: &Request,
-        flight: Weak<Flight>,
-        mut receiver: watch::Receiver<Option<Outcome>>,
-        patience: Duration,
-    ) -> Option<Outcome> {
-        let result = crate::clock::timeout(patience, async {
-            let result = receiver.wait_for(Option::is_some).await;
-            result.ok().and_then(|result| result.clone())
-        })
-        .await;
-        match result {
-            Some(Some(result)) => {
-                tracing::debug!(item = %request.item(), "took the result of another load's fetch");
-                Some(result)
+    /// The result of a joined fetch, or `None`: its leader was dropped unfinished, its budget
+    /// ran out (then it is forgotten, so that later loads do not wait for it either), or it
+    /// is a forced fetch's failure and this load is not forced.
+    async fn wait(&self, request: &Request, joined: &mut Joined, forced: bool) -> Option<Outcome> {
+        let successes_only = joined.forced && !forced;
+        let waited = joined
+            .budget
+            .bound(Duration::ZERO, joined.result.wait_for(Option::is_some))
+            .await
+            .map(|result| result.is_ok());
+        match waited {
+            Some(true) => take(&mut joined.result, request, successes_only),
+            Some(false) => {
+                tracing::debug!(item = %request.item(), "the load leading this item was dropped; fetching it anew");
+                None
             }
-            Some(None) => None,
             None => {
                 tracing::warn!(
                     item = %request.item(),
-                    waited_ms = patience.as_millis(),
-                    "another load's fetch of this item did not complete in time (is its runtime \
-                     still driven?); fetching it again"
+                    "another load's fetch of this item outlived its budget (is its runtime \
+                     still driven?); fetching it anew"
                 );
-                self.forget(&flight);
+                self.forget(&joined.flight);
                 None
             }
         }
@@ -162,10 +249,31 @@ impl Flights {
         // The list is consistent after any panic: every change is one push or one retain.
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Removes these fetches from the running ones: loads that come later fetch anew.
+    fn remove(&self, led: &[(usize, Arc<Flight>)]) {
+        self.lock()
+            .retain(|running| !led.iter().any(|(_, flight)| Arc::ptr_eq(running, flight)));
+    }
 }
 
-/// The fetches one load leads. Dropped unfinished, it forgets them, and their joiners fetch on
-/// their own.
+/// The result sent to `receiver`, if any; a failure only if `successes_only` is false.
+fn take(
+    receiver: &mut watch::Receiver<Option<Outcome>>,
+    request: &Request,
+    successes_only: bool,
+) -> Option<Outcome> {
+    let result = receiver.borrow_and_update().clone()?;
+    if successes_only && result.is_err() {
+        tracing::debug!(item = %request.item(), "a forced fetch of this item failed; fetching it plainly");
+        return None;
+    }
+    tracing::debug!(item = %request.item(), "took the result of another load's fetch");
+    Some(result)
+}
+
+/// The fetches one load leads. Dropped unfinished, it forgets them, and their joiners lead or
+/// join anew.
 struct Lead<'a> {
     flights: &'a Flights,
     led: Vec<(usize, Arc<Flight>)>,
@@ -197,18 +305,9 @@ impl Drop for Lead<'_> {
     }
 }
 
-impl Flights {
-    /// Removes these fetches from the running ones: loads that come later fetch anew.
-    fn remove(&self, led: &[(usize, Arc<Flight>)]) {
-        self.lock()
-            .retain(|running| !led.iter().any(|(_, flight)| Arc::ptr_eq(running, flight)));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::pin::pin;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Waker};
 
     use secrecy::zeroize::Zeroizing;
@@ -218,6 +317,31 @@ mod tests {
     use crate::SourceKind;
     use crate::backend::SecretRequest;
     use crate::document::RawValue;
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    fn timed_out(request: &Request, after: Duration) -> Error {
+        Error::TimedOut {
+            item: request.item(),
+            via: SourceKind::Extension,
+            after,
+        }
+    }
+
+    fn plain() -> Terms<'static> {
+        Terms {
+            forced: false,
+            budget: PATIENCE,
+            timed_out: &timed_out,
+        }
+    }
+
+    fn forced() -> Terms<'static> {
+        Terms {
+            forced: true,
+            ..plain()
+        }
+    }
 
     fn secret(name: &str, forced: bool) -> Request {
         Request::Secret(SecretRequest {
@@ -246,10 +370,11 @@ mod tests {
     }
 
     /// A source that counts requests per item and answers each when the gate lets it, with the
-    /// item's name and the number of its request (`a#1`).
+    /// item's name and the number of its request (`a#1`); names in `failing` fail (throttled).
     struct Source {
         gate: Semaphore,
         requests: Mutex<Vec<String>>,
+        failing: Mutex<Vec<String>>,
     }
 
     impl Default for Source {
@@ -257,6 +382,7 @@ mod tests {
             Self {
                 gate: Semaphore::new(0),
                 requests: Mutex::default(),
+                failing: Mutex::default(),
             }
         }
     }
@@ -275,10 +401,20 @@ mod tests {
                     .collect()
             };
             self.gate.acquire().await.expect("gate open").forget();
-            names
+            let failing = self.failing.lock().unwrap().clone();
+            requests
                 .iter()
-                .zip(numbers)
-                .map(|(name, n)| Ok(payload(&format!("{name}#{n}"))))
+                .zip(names.iter().zip(numbers))
+                .map(|(request, (name, n))| {
+                    if failing.contains(name) {
+                        Err(Error::Throttled {
+                            item: request.item(),
+                            via: SourceKind::Extension,
+                        })
+                    } else {
+                        Ok(payload(&format!("{name}#{n}")))
+                    }
+                })
                 .collect()
         }
 
@@ -292,16 +428,14 @@ mod tests {
         future.poll(&mut Context::from_waker(Waker::noop()))
     }
 
-    const PATIENCE: Duration = Duration::from_secs(10);
-
     #[tokio::test]
     async fn loads_of_the_same_item_at_once_share_one_fetch() {
         let flights = Flights::default();
         let source = Source::default();
         let first = [secret("a", false), secret("b", false)];
         let second = [secret("b", false), secret("c", false)];
-        let mut one = pin!(flights.fetch(&first, PATIENCE, |r| source.fetch(r)));
-        let mut two = pin!(flights.fetch(&second, PATIENCE, |r| source.fetch(r)));
+        let mut one = pin!(flights.fetch(&first, plain(), |r| source.fetch(r)));
+        let mut two = pin!(flights.fetch(&second, plain(), |r| source.fetch(r)));
         assert!(poll_once(one.as_mut()).is_pending());
         assert!(poll_once(two.as_mut()).is_pending());
         // Enough for b to be fetched twice, so that a regression fails rather than hangs.
@@ -314,7 +448,7 @@ mod tests {
         // Later loads fetch anew.
         source.gate.add_permits(1);
         let three = flights
-            .fetch(&second[..1], PATIENCE, |r| source.fetch(r))
+            .fetch(&second[..1], plain(), |r| source.fetch(r))
             .await;
         assert_eq!(version(&three[0]), "b#2");
     }
@@ -322,132 +456,157 @@ mod tests {
     #[tokio::test]
     async fn errors_are_shared_too() {
         let flights = Flights::default();
+        let source = Source::default();
+        source.failing.lock().unwrap().push("a".into());
         let requests = [secret("a", false)];
-        let gate = Semaphore::new(0);
-        let calls = AtomicUsize::new(0);
-        let failing = |requests: Vec<&Request>| {
-            calls.fetch_add(1, Ordering::Relaxed);
-            let errors: Vec<Outcome> = requests
-                .iter()
-                .map(|r| {
-                    Err(Error::Throttled {
-                        item: r.item(),
-                        via: SourceKind::Extension,
-                    })
-                })
-                .collect();
-            let gate = &gate;
-            async move {
-                gate.acquire().await.expect("gate open").forget();
-                errors
-            }
-        };
-        let mut one = pin!(flights.fetch(&requests, PATIENCE, failing));
-        let mut two = pin!(flights.fetch(&requests, PATIENCE, failing));
+        let mut one = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        let mut two = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
         assert!(poll_once(one.as_mut()).is_pending());
         assert!(poll_once(two.as_mut()).is_pending());
-        gate.add_permits(2);
+        source.gate.add_permits(2);
         let (one, two) = tokio::join!(one, two);
-        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert_eq!(source.requests(), ["a"]);
         for result in [&one[0], &two[0]] {
             assert!(matches!(result, Err(Error::Throttled { .. })), "{result:?}");
         }
     }
 
     #[tokio::test]
-    async fn a_forced_fetch_does_not_take_a_plain_fetchs_result() {
+    async fn a_forced_load_does_not_take_a_plain_fetchs_result_not_even_a_parameters() {
         let flights = Flights::default();
         let source = Source::default();
-        let plain = [secret("a", false)];
-        let forced = [secret("a", true)];
-        // A forced fetch runs beside a plain one...
-        let mut one = pin!(flights.fetch(&plain, PATIENCE, |r| source.fetch(r)));
-        let mut two = pin!(flights.fetch(&forced, PATIENCE, |r| source.fetch(r)));
-        // ...and a plain one may take a forced one's result.
-        let mut three = pin!(flights.fetch(&plain, PATIENCE, |r| source.fetch(r)));
+        let items = [secret("a", false), Request::Parameter("p".into())];
+        let forced_items = [secret("a", true), Request::Parameter("p".into())];
+        // A forced load runs beside a plain one...
+        let mut one = pin!(flights.fetch(&items, plain(), |r| source.fetch(r)));
+        let mut two = pin!(flights.fetch(&forced_items, forced(), |r| source.fetch(r)));
+        // ...and a plain one may take a forced one's result (the first that serves it: here
+        // the plain one, registered first).
+        let mut three = pin!(flights.fetch(&items, plain(), |r| source.fetch(r)));
         assert!(poll_once(one.as_mut()).is_pending());
         assert!(poll_once(two.as_mut()).is_pending());
         assert!(poll_once(three.as_mut()).is_pending());
         source.gate.add_permits(3);
         let (one, two, three) = tokio::join!(one, two, three);
-        assert_eq!(source.requests(), ["a", "a"]);
-        assert_eq!(version(&one[0]), "a#1");
-        assert_eq!(version(&two[0]), "a#2");
-        // The first flight that serves it: the plain one, registered first.
-        assert_eq!(version(&three[0]), "a#1");
+        assert_eq!(source.requests(), ["a", "p", "a", "p"]);
+        assert_eq!(one.iter().map(version).collect::<Vec<_>>(), ["a#1", "p#1"]);
+        assert_eq!(two.iter().map(version).collect::<Vec<_>>(), ["a#2", "p#2"]);
+        assert_eq!(
+            three.iter().map(version).collect::<Vec<_>>(),
+            ["a#1", "p#1"]
+        );
     }
 
     #[tokio::test]
-    async fn a_cancelled_leaders_joiners_fetch_on_their_own() {
+    async fn a_plain_load_takes_only_the_successes_of_a_forced_fetch() {
+        let flights = Flights::default();
+        let source = Source::default();
+        let items = [secret("a", false)];
+        let forced_items = [secret("a", true)];
+        let mut refresh = pin!(flights.fetch(&forced_items, forced(), |r| source.fetch(r)));
+        let mut load = pin!(flights.fetch(&items, plain(), |r| source.fetch(r)));
+        assert!(poll_once(refresh.as_mut()).is_pending());
+        assert!(poll_once(load.as_mut()).is_pending());
+        // The forced request fails (the extension's cache bypassed, the service throttles).
+        source.failing.lock().unwrap().push("a".into());
+        source.gate.add_permits(1);
+        let refreshed = refresh.await;
+        assert!(matches!(&refreshed[0], Err(Error::Throttled { .. })));
+        // The plain load fetches on its own.
+        source.failing.lock().unwrap().clear();
+        source.gate.add_permits(1);
+        let loaded = load.await;
+        assert_eq!(version(&loaded[0]), "a#2");
+        assert_eq!(source.requests(), ["a", "a"]);
+    }
+
+    #[tokio::test]
+    async fn the_joiners_of_a_cancelled_leader_share_a_new_fetch() {
         let flights = Flights::default();
         let source = Source::default();
         let requests = [secret("a", false)];
-        let mut joiner = pin!(flights.fetch(&requests, PATIENCE, |r| source.fetch(r)));
+        let mut one = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        let mut two = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
         {
-            let mut leader = pin!(flights.fetch(&requests, PATIENCE, |r| source.fetch(r)));
+            let mut leader = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
             assert!(poll_once(leader.as_mut()).is_pending());
-            assert!(poll_once(joiner.as_mut()).is_pending());
+            assert!(poll_once(one.as_mut()).is_pending());
+            assert!(poll_once(two.as_mut()).is_pending());
         } // The leader's load is dropped, its fetch unfinished.
-        assert!(flights.lock().is_empty());
-        source.gate.add_permits(1);
-        let results = joiner.await;
+        // The first joiner to notice leads anew, the other joins it.
+        assert!(poll_once(one.as_mut()).is_pending());
+        assert!(poll_once(two.as_mut()).is_pending());
+        // Enough for a third fetch, so that a regression fails rather than hangs.
+        source.gate.add_permits(2);
+        let (one, two) = tokio::join!(one, two);
         assert_eq!(source.requests(), ["a", "a"]);
-        assert_eq!(version(&results[0]), "a#2");
+        assert_eq!(version(&one[0]), "a#2");
+        assert_eq!(version(&two[0]), "a#2");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_leader_hands_its_results_over_before_its_own_joins_end() {
         let flights = Flights::default();
         let source = Source::default();
         let (x, y) = (secret("x", false), secret("y", false));
         let (only_x, only_y, both) = ([x.clone()], [y.clone()], [x, y]);
-        // A load whose fetch of y never ends (its runtime is not driven)...
-        let mut stuck = pin!(flights.fetch(&only_y, PATIENCE, |_| std::future::pending()));
+        // A load whose fetch of y is not done...
+        let mut slow = pin!(flights.fetch(&only_y, plain(), |_| std::future::pending()));
         // ...joined by one that leads x, which a third joins.
-        let mut leader = pin!(flights.fetch(&both, PATIENCE, |r| source.fetch(r)));
-        let mut joiner = pin!(flights.fetch(&only_x, PATIENCE, |r| source.fetch(r)));
-        assert!(poll_once(stuck.as_mut()).is_pending());
+        let mut leader = pin!(flights.fetch(&both, plain(), |r| source.fetch(r)));
+        let mut joiner = pin!(flights.fetch(&only_x, plain(), |r| source.fetch(r)));
+        assert!(poll_once(slow.as_mut()).is_pending());
         assert!(poll_once(leader.as_mut()).is_pending());
         assert!(poll_once(joiner.as_mut()).is_pending());
         source.gate.add_permits(3);
-        let started = tokio::time::Instant::now();
+        // x reaches the third load while the leader still waits for y.
         let results = tokio::select! {
             results = joiner => results,
-            _ = leader => panic!("the leader waits for y for {PATIENCE:?}"),
+            _ = leader => panic!("the leader finished though y never came"),
         };
         assert_eq!(version(&results[0]), "x#1");
-        assert_eq!(
-            started.elapsed(),
-            Duration::ZERO,
-            "x came before y's patience ran out"
-        );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_joiner_gives_up_on_a_stuck_leader_after_its_patience() {
+    async fn a_joiner_of_a_stuck_leader_stops_at_its_budget_and_the_next_load_leads() {
         let flights = Flights::default();
         let source = Source::default();
         let requests = [secret("a", false)];
         // The leader's runtime is never driven again: here, its future is never polled again.
-        let mut stuck = pin!(flights.fetch(&requests, PATIENCE, |r| source.fetch(r)));
+        let mut stuck = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
         assert!(poll_once(stuck.as_mut()).is_pending());
         // One permit goes to the stuck fetch, queued first.
-        source.gate.add_permits(2);
-        let results = flights
-            .fetch(&requests, PATIENCE, |r| source.fetch(r))
-            .await;
-        assert_eq!(version(&results[0]), "a#2");
-        // Forgotten: the next load does not wait for it.
-        source.gate.add_permits(1);
+        source.gate.add_permits(3);
         let started = tokio::time::Instant::now();
-        let results = flights
-            .fetch(&requests, PATIENCE, |r| source.fetch(r))
-            .await;
-        assert_eq!(version(&results[0]), "a#3");
+        let results = flights.fetch(&requests, plain(), |r| source.fetch(r)).await;
+        assert!(
+            matches!(&results[0], Err(Error::TimedOut { after, .. }) if *after == PATIENCE),
+            "{results:?}"
+        );
         assert_eq!(
             started.elapsed(),
-            Duration::ZERO,
-            "the paused clock did not move"
+            PATIENCE,
+            "it joined, and waited its whole budget"
         );
+        // Forgotten: the next load does not wait for it.
+        let started = tokio::time::Instant::now();
+        let results = flights.fetch(&requests, plain(), |r| source.fetch(r)).await;
+        assert_eq!(version(&results[0]), "a#2");
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fetch_past_its_budget_is_not_joined() {
+        let flights = Flights::default();
+        let source = Source::default();
+        let requests = [secret("a", false)];
+        let mut stuck = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        assert!(poll_once(stuck.as_mut()).is_pending());
+        source.gate.add_permits(2);
+        tokio::time::advance(PATIENCE).await;
+        let started = tokio::time::Instant::now();
+        let results = flights.fetch(&requests, plain(), |r| source.fetch(r)).await;
+        assert_eq!(version(&results[0]), "a#2");
+        assert_eq!(started.elapsed(), Duration::ZERO, "led at once");
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
 use self::extension::ExtensionSource;
-use self::flights::Flights;
+use self::flights::{Flights, Terms};
 use self::local::LocalSource;
 use crate::clock::Deadline;
 use crate::document::SecretPayload;
@@ -82,7 +82,7 @@ pub(crate) struct Backends {
 const LAST_REQUEST: Duration = Duration::from_secs(1);
 
 impl Backends {
-    /// The longest one load through this provider takes, of running time: the extension's
+    /// The longest one fetch through this provider takes, of running time: the extension's
     /// deadline and the request under way then, the SDK's bound for a whole load, or both in
     /// auto mode (files have no timeout: a few seconds).
     pub(crate) fn fetch_bound(&self) -> Duration {
@@ -98,8 +98,24 @@ impl Backends {
             Source::Local => Duration::from_secs(5),
             Source::Extension => extension,
             Source::Sdk => sdk,
-            Source::Auto => extension.saturating_add(sdk),
+            // With the SDK to fall back on: on Lambda the deadline and a second for the request
+            // under way then, elsewhere one request; then the SDK (see `fetch_auto`).
+            Source::Auto if cfg!(feature = "sdk") => {
+                let request = self.extension.request_timeout();
+                let on_lambda = self
+                    .extension
+                    .deadline()
+                    .saturating_add(request.min(LAST_REQUEST));
+                on_lambda.max(request).saturating_add(sdk)
+            }
+            Source::Auto => extension,
         }
+    }
+
+    /// The longest one load takes, of running time: [`Backends::fetch_bound`], and the time a
+    /// load that joined another's fetch may wait for it before fetching on its own.
+    pub(crate) fn load_bound(&self) -> Duration {
+        self.fetch_bound().saturating_add(crate::clock::JOIN_MARGIN)
     }
 
     /// The kind of source this provider reads first.
@@ -121,14 +137,24 @@ impl Backends {
     pub(crate) async fn fetch_all(
         &self,
         requests: &[Request],
+        forced: bool,
         vars: &Vars,
     ) -> Result<Vec<Option<SecretPayload>>, Error> {
         // A load joins the fetch of an item that another load through this provider is
         // making: two structs that read one secret at once get one version.
-        let patience = self.fetch_bound().saturating_add(crate::clock::JOIN_MARGIN);
+        let timed_out = |request: &Request, after| Error::TimedOut {
+            item: request.item(),
+            via: self.source_kind(),
+            after,
+        };
+        let terms = Terms {
+            forced,
+            budget: self.load_bound(),
+            timed_out: &timed_out,
+        };
         let results = self
             .flights
-            .fetch(requests, patience, |requests| self.route(requests, vars))
+            .fetch(requests, terms, |requests| self.route(requests, vars))
             .await;
         let mut payloads = Vec::with_capacity(results.len());
         let mut errors = Vec::new();
@@ -419,11 +445,6 @@ impl Request {
             (Request::Parameter(a), Request::Parameter(b)) => a == b,
             _ => false,
         }
-    }
-
-    /// Whether it asks the extension to bypass its cache.
-    pub(crate) fn is_forced(&self) -> bool {
-        matches!(self, Request::Secret(secret) if secret.refresh_now)
     }
 }
 

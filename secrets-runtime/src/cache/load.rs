@@ -22,6 +22,6 @@ impl<T: FromSecret> Load<T> for Provider {
     }
 
     fn bound(&self) -> Duration {
-        self.fetch_bound()
+        self.load_bound()
     }
 }

@@ -57,7 +57,7 @@ pub(crate) async fn fetch<T: FromSecret>(
     forced: bool,
 ) -> Result<Fetched<T>, Error> {
     let plan = Plan::new::<T>(provider, forced)?;
-    let payloads = provider.fetch_all(&plan.requests).await?;
+    let payloads = provider.fetch_all(&plan.requests, forced).await?;
     // Its own secret speaks for the struct, else its first source that exists.
     let first = plan
         .own_secret()
