@@ -21,7 +21,7 @@ const DEFAULT_REFRESH_WINDOW_MILLIS: u64 = 1_000;
 
 /// The whole derive: the impl, or every error plus a placeholder impl.
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
-    let cx = Ctxt::default();
+    let cx = Ctxt::new();
     let parsed = Input::from_syn(&cx, input);
     if let Some(parsed) = &parsed {
         check::check(&cx, parsed);
