@@ -96,6 +96,78 @@ struct Sourced {
     level: String,
 }
 
+/// A deprecated config: its derive must not warn about the struct's own deprecation (the
+/// generated impl names the struct with the derive's hygiene, as thiserror does). Only the
+/// user's own uses of deprecated items below carry `#[allow(deprecated)]`.
+#[deprecated = "read `Jay` instead"]
+#[derive(Debug, FromSecret)]
+#[secret(name = "{STAGE:-dev}/old")]
+struct Old {
+    host: String,
+}
+
+/// A deprecated field type of the user's.
+#[deprecated = "a plain `u8` will do"]
+#[derive(Debug, PartialEq)]
+struct Level(u8);
+
+#[allow(deprecated)]
+impl std::str::FromStr for Level {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse().map(Level)
+    }
+}
+
+/// Deprecated items used by fields: each field that uses one allows it, and so does the code
+/// generated for that field (a flattened struct, a field type); a deprecated field is
+/// initialised without a warning.
+#[derive(Debug, FromSecret)]
+#[secret(name = "{STAGE:-dev}/new")]
+struct New {
+    #[allow(deprecated)]
+    #[secret(flatten)]
+    old: Old,
+    #[allow(deprecated)]
+    level: Level,
+    #[deprecated = "read `level`"]
+    port: u16,
+}
+
+/// The same uses, allowed for the whole struct.
+#[allow(deprecated)]
+#[derive(Debug, FromSecret)]
+#[secret(name = "{STAGE:-dev}/newer")]
+struct Newer {
+    #[secret(flatten)]
+    old: Old,
+    level: Option<Level>,
+}
+
+#[tokio::test]
+#[allow(deprecated)]
+async fn deprecated_items_derive_without_warnings() {
+    let provider = Provider::builder()
+        .source(Source::Local)
+        .var("SECRETS_LOCAL_DEV_OLD", r#"{"host":"h"}"#)
+        .var(
+            "SECRETS_LOCAL_DEV_NEW",
+            r#"{"host":"n","level":2,"port":1}"#,
+        )
+        .var("SECRETS_LOCAL_DEV_NEWER", r#"{"host":"r"}"#)
+        .build();
+    let old = Old::fetch(&provider).await.expect("loads");
+    assert_eq!(old.host, "h");
+    let new = New::fetch(&provider).await.expect("loads");
+    assert_eq!(
+        (new.old.host.as_str(), &new.level, new.port),
+        ("n", &Level(2), 1)
+    );
+    let newer = Newer::fetch(&provider).await.expect("loads");
+    assert_eq!((newer.old.host.as_str(), newer.level), ("r", None));
+}
+
 #[tokio::test]
 async fn strictly_linted_structs_load() {
     let provider = Provider::builder()

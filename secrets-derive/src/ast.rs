@@ -1,6 +1,6 @@
 //! The struct being derived, read into a model the later stages can trust.
 
-use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
+use syn::{Attribute, Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type};
 
 use crate::attr;
 use crate::case::RenameRule;
@@ -11,6 +11,8 @@ pub(crate) struct Input<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) attrs: attr::Container,
     pub(crate) fields: Vec<Field<'a>>,
+    /// The struct carries `#[allow(deprecated)]` (or `expect`): so does the generated impl.
+    pub(crate) allows_deprecated: bool,
 }
 
 /// One named field.
@@ -20,6 +22,9 @@ pub(crate) struct Field<'a> {
     pub(crate) attrs: attr::Field,
     /// `T` when the field is `Option<T>`.
     pub(crate) option_of: Option<&'a Type>,
+    /// The field carries `#[allow(deprecated)]` (or `expect`): so does the code generated for
+    /// it, which repeats the field's type.
+    pub(crate) allows_deprecated: bool,
 }
 
 impl<'a> Input<'a> {
@@ -72,6 +77,7 @@ impl<'a> Input<'a> {
                     ty: &field.ty,
                     attrs: attr::Field::from_attrs(cx, &field.attrs),
                     option_of: option_inner(&field.ty),
+                    allows_deprecated: allows_deprecated(&field.attrs),
                 })
             })
             .collect();
@@ -79,6 +85,7 @@ impl<'a> Input<'a> {
             ident: &input.ident,
             attrs,
             fields,
+            allows_deprecated: allows_deprecated(&input.attrs),
         })
     }
 }
@@ -138,6 +145,27 @@ impl Field<'_> {
     pub(crate) fn value_ty(&self) -> &Type {
         self.option_of.unwrap_or(self.ty)
     }
+}
+
+/// Whether `attrs` hold `#[allow(deprecated)]` or `#[expect(deprecated)]` (among other lints).
+/// The user's allowance for their own use of a deprecated item extends to the generated code
+/// that repeats that use (as serde_derive does).
+fn allows_deprecated(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("allow") || attr.path().is_ident("expect"))
+        .any(|attr| {
+            let mut found = false;
+            // A list that does not parse is the compiler's to report, not ours.
+            let _ = attr.parse_nested_meta(|meta| {
+                found |= meta.path.is_ident("deprecated");
+                if meta.input.peek(syn::Token![=]) {
+                    let _: syn::Expr = meta.value()?.parse()?;
+                }
+                Ok(())
+            });
+            found
+        })
 }
 
 /// `ty` without the invisible groups a `macro_rules!` `$t:ty` wraps it in (and parentheses).

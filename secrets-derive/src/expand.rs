@@ -72,12 +72,15 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
         .collect();
     let reads = input.fields.iter().zip(&locals).map(|(field, local)| {
         let read = read_field(input, field);
-        quote!(let #local = #read;)
+        let allow = allow_deprecated(field.allows_deprecated);
+        quote!(#allow let #local = #read;)
     });
     let idents = input.fields.iter().map(|f| f.ident);
     let origins = origins(input);
+    let allow = allow_deprecated(input.allows_deprecated);
     quote! {
         #[automatically_derived]
+        #allow
         impl #krate::FromSecret for #ident {
             const SPEC: #private::SecretSpec = #private::SecretSpec {
                 name: #name,
@@ -129,6 +132,8 @@ fn origins(input: &Input<'_>) -> TokenStream {
     for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
         if field.attrs.flatten.is_some() {
             let ty = field.ty;
+            let allow = allow_deprecated(field.allows_deprecated);
+            out.extend(allow);
             out.extend(
                 quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::origins(#origins_arg);),
             );
@@ -268,6 +273,12 @@ fn call_site_ident(ident: &proc_macro2::Ident) -> proc_macro2::Ident {
     let mut ident = ident.clone();
     ident.set_span(ident.span().resolved_at(Span::call_site()));
     ident
+}
+
+/// `#[allow(deprecated)]` where the user allowed their own use of a deprecated item that the
+/// generated code repeats (a field's type), else nothing.
+fn allow_deprecated(allowed: bool) -> Option<TokenStream> {
+    allowed.then(|| quote!(#[allow(deprecated)]))
 }
 
 /// A name the generated code binds and uses, with the call-site span wherever it is used.

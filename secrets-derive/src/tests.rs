@@ -111,3 +111,20 @@ fn no_name_when_every_field_names_its_source() {
     };
     insta::assert_snapshot!(expand(&input));
 }
+
+#[test]
+fn allowed_deprecated_uses_stay_allowed() {
+    let input: DeriveInput = parse_quote! {
+        #[deprecated]
+        #[secret(name = "new")]
+        struct New {
+            #[allow(deprecated)]
+            #[secret(flatten)]
+            old: Old,
+            #[expect(unused, deprecated, reason = "the user's")]
+            level: Level,
+            port: u16,
+        }
+    };
+    insta::assert_snapshot!(expand(&input));
+}
