@@ -179,47 +179,72 @@ fn read_field(input: &Input<'_>, field: &Field<'_>) -> TokenStream {
     }
     let expected = type_name(field.value_ty());
     // A `whole` field, or a parameter without `key`: the entire value, as text.
-    let (read, args) = if field.reads_whole_value() {
+    let (shape, args) = if field.reads_whole_value() {
         let decode = decode_str_closure(input, field);
-        ("whole", quote!(#origin, #expected, #decode))
+        (Shape::Whole, quote!(#origin, #expected, #decode))
     } else {
         let key = field.key(input.attrs.rename_all);
         let decode = decode_closure(input, field);
-        ("", quote!(#origin, #key, #expected, #decode))
+        (Shape::Keyed, quote!(#origin, #key, #expected, #decode))
     };
-    let method = |name: &str| {
-        let name = match (read, name) {
-            ("whole", "required") => format_ident!("whole"),
-            ("whole", name) => format_ident!("whole_{}", name),
-            (_, name) => format_ident!("{}", name),
-        };
-        quote!(__fields.#name)
+    let (missing, default_arg) = if field.option_of.is_some() {
+        (Missing::Optional, None)
+    } else {
+        match (&attrs.default, &attrs.default_with) {
+            (Some(default), _) => match &default.value {
+                Default::Trait => (
+                    Missing::OrElse,
+                    Some(quote_spanned!(ty.span()=> <#ty as #private::Default>::default)),
+                ),
+                Default::Literal(literal) => (Missing::OrLiteral, Some(literal.to_token_stream())),
+            },
+            (None, Some(default_with)) => {
+                (Missing::OrElse, Some(default_with.value.to_token_stream()))
+            }
+            (None, None) => (Missing::Required, None),
+        }
     };
-    if field.option_of.is_some() {
-        let optional = method("optional");
-        return quote!(#optional(#args));
+    let reader = reader(shape, missing);
+    match default_arg {
+        Some(default) => quote!(__fields.#reader(#args, #default)),
+        None => quote!(__fields.#reader(#args)),
     }
-    match (&attrs.default, &attrs.default_with) {
-        (Some(default), _) => match &default.value {
-            Default::Trait => {
-                let or_else = method("or_else");
-                let default = quote_spanned!(ty.span()=> <#ty as #private::Default>::default);
-                quote!(#or_else(#args, #default))
-            }
-            Default::Literal(literal) => {
-                let or_literal = method("or_literal");
-                quote!(#or_literal(#args, #literal))
-            }
-        },
-        (None, Some(default_with)) => {
-            let or_else = method("or_else");
-            let path = &default_with.value;
-            quote!(#or_else(#args, #path))
-        }
-        (None, None) => {
-            let required = method("required");
-            quote!(#required(#args))
-        }
+}
+
+/// What a field reads of its source.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// A key of the source's JSON object.
+    Keyed,
+    /// The source's entire value (`whole`, or a `parameter` without `key`).
+    Whole,
+}
+
+/// What a field is when its value is missing.
+#[derive(Clone, Copy)]
+enum Missing {
+    /// An error: the field is required.
+    Required,
+    /// `None`: the field is an `Option`.
+    Optional,
+    /// A function's value: `default` (`Default::default`) or `default_with = path`.
+    OrElse,
+    /// `default = "literal"`, decoded like a value.
+    OrLiteral,
+}
+
+/// The `Fields` method that reads a field of `shape`, one per pair: the runtime's
+/// `__private::Fields` has exactly these.
+fn reader(shape: Shape, missing: Missing) -> TokenStream {
+    match (shape, missing) {
+        (Shape::Keyed, Missing::Required) => quote!(required),
+        (Shape::Keyed, Missing::Optional) => quote!(optional),
+        (Shape::Keyed, Missing::OrElse) => quote!(or_else),
+        (Shape::Keyed, Missing::OrLiteral) => quote!(or_literal),
+        (Shape::Whole, Missing::Required) => quote!(whole),
+        (Shape::Whole, Missing::Optional) => quote!(whole_optional),
+        (Shape::Whole, Missing::OrElse) => quote!(whole_or_else),
+        (Shape::Whole, Missing::OrLiteral) => quote!(whole_or_literal),
     }
 }
 
