@@ -103,6 +103,99 @@ async fn name_env_overrides_the_template_when_set() {
     );
 }
 
+#[test]
+fn container_attributes_set_the_spec_and_the_rest_is_the_runtime_default() {
+    use secrets_runtime::__private::SecretSpec;
+    use std::time::Duration;
+
+    #[derive(FromSecret)]
+    #[secret(name = "plain")]
+    struct Plain {
+        #[allow(dead_code)]
+        v: String,
+    }
+    #[derive(FromSecret)]
+    #[secret(
+        name = "tuned",
+        name_env = "TUNED_ARN",
+        ttl = "90s",
+        max_stale = "2h",
+        refresh_window = "250ms",
+        version_stage = "AWSPREVIOUS",
+        version_id = "v1"
+    )]
+    struct Tuned {
+        #[allow(dead_code)]
+        v: String,
+    }
+    #[derive(FromSecret)]
+    #[secret(name_env = "ONLY_ARN")]
+    struct OnlyEnv {
+        #[allow(dead_code)]
+        v: String,
+    }
+    type Parts = (
+        &'static str,
+        Option<&'static str>,
+        Duration,
+        Duration,
+        Duration,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let parts = |s: SecretSpec| -> Parts {
+        (
+            s.name,
+            s.name_env,
+            s.ttl,
+            s.max_stale,
+            s.refresh_window,
+            s.version_stage,
+            s.version_id,
+        )
+    };
+    let default = SecretSpec::DEFAULT;
+    assert_eq!(
+        parts(default),
+        (
+            "",
+            None,
+            Duration::from_secs(300),
+            Duration::from_secs(3600),
+            Duration::from_secs(1),
+            None,
+            None
+        )
+    );
+    assert_eq!(
+        parts(Plain::SPEC),
+        parts(SecretSpec {
+            name: "plain",
+            ..default
+        })
+    );
+    assert_eq!(
+        parts(Tuned::SPEC),
+        (
+            "tuned",
+            Some("TUNED_ARN"),
+            Duration::from_secs(90),
+            Duration::from_secs(7200),
+            Duration::from_millis(250),
+            Some("AWSPREVIOUS"),
+            Some("v1")
+        )
+    );
+    assert_eq!(
+        parts(OnlyEnv::SPEC),
+        parts(SecretSpec {
+            name: "{ONLY_ARN}",
+            name_env: Some("ONLY_ARN"),
+            ..default
+        })
+    );
+}
+
 fn default_port() -> u16 {
     8080
 }

@@ -12,13 +12,6 @@ use crate::attr::Default;
 use crate::check;
 use crate::ctxt::Ctxt;
 
-/// The TTL when the struct names none: the extension's default.
-const DEFAULT_TTL_MILLIS: u64 = 300_000;
-/// How long past expiry a value may serve while refreshes fail, when the struct names none.
-const DEFAULT_MAX_STALE_MILLIS: u64 = 3_600_000;
-/// Forced refreshes this close to a completed fetch reuse it, when the struct names no window.
-const DEFAULT_REFRESH_WINDOW_MILLIS: u64 = 1_000;
-
 /// The whole derive: the impl, or every error plus a placeholder impl.
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
@@ -51,22 +44,7 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
     let ident = call_site_ident(input.ident);
     let krate = krate(input, Span::call_site());
     let private = quote!(#krate::__private);
-    let attrs = &input.attrs;
-    let name = match (&attrs.name, &attrs.name_env) {
-        (Some(name), _) => name.value(),
-        // `name_env = "VAR"` alone means the secret name is the variable's value.
-        (None, Some(var)) => format!("{{{}}}", var.value()),
-        (None, None) => String::new(),
-    };
-    let name_env = option_str(&private, attrs.name_env.as_ref());
-    let version_stage = option_str(&private, attrs.version_stage.as_ref());
-    let version_id = option_str(&private, attrs.version_id.as_ref());
-    let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    let ttl_millis = attrs.ttl.map_or(DEFAULT_TTL_MILLIS, millis);
-    let max_stale_millis = attrs.max_stale.map_or(DEFAULT_MAX_STALE_MILLIS, millis);
-    let refresh_window_millis = attrs
-        .refresh_window
-        .map_or(DEFAULT_REFRESH_WINDOW_MILLIS, millis);
+    let spec = spec(input, &private);
     let locals: Vec<_> = (0..input.fields.len())
         .map(|i| format_ident!("__field{}", i))
         .collect();
@@ -82,15 +60,9 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
         #[automatically_derived]
         #allow
         impl #krate::FromSecret for #ident {
-            const SPEC: #private::SecretSpec = #private::SecretSpec {
-                name: #name,
-                name_env: #name_env,
-                ttl: #private::Duration::from_millis(#ttl_millis),
-                max_stale: #private::Duration::from_millis(#max_stale_millis),
-                refresh_window: #private::Duration::from_millis(#refresh_window_millis),
-                version_stage: #version_stage,
-                version_id: #version_id,
-            };
+            // `..DEFAULT` stays when every field is set (`spec`).
+            #[allow(clippy::needless_update)]
+            const SPEC: #private::SecretSpec = #spec;
 
             fn read_fields(
                 __fields: &mut #private::Fields<'_>,
@@ -112,11 +84,49 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
     }
 }
 
-fn option_str(private: &TokenStream, value: Option<&syn::LitStr>) -> TokenStream {
-    match value {
-        Some(lit) => quote!(#private::Some(#lit)),
-        None => quote!(#private::None),
+/// The struct's `SecretSpec`: what its attributes set, and the runtime's
+/// `SecretSpec::DEFAULT` for the rest, so that the defaults are written once, in the runtime.
+fn spec(input: &Input<'_>, private: &TokenStream) -> TokenStream {
+    let attrs = &input.attrs;
+    let mut set = Vec::new();
+    match (&attrs.name, &attrs.name_env) {
+        (Some(name), _) => {
+            let name = name.value();
+            set.push(quote!(name: #name));
+        }
+        // `name_env = "VAR"` alone means the secret name is the variable's value.
+        (None, Some(var)) => {
+            let name = format!("{{{}}}", var.value());
+            set.push(quote!(name: #name));
+        }
+        (None, None) => {}
     }
+    if let Some(var) = &attrs.name_env {
+        set.push(quote!(name_env: #private::Some(#var)));
+    }
+    let durations = [
+        (quote!(ttl), attrs.ttl),
+        (quote!(max_stale), attrs.max_stale),
+        (quote!(refresh_window), attrs.refresh_window),
+    ];
+    for (field, value) in durations {
+        if let Some(duration) = value {
+            let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+            set.push(quote!(#field: #private::Duration::from_millis(#millis)));
+        }
+    }
+    let versions = [
+        (quote!(version_stage), &attrs.version_stage),
+        (quote!(version_id), &attrs.version_id),
+    ];
+    for (field, value) in versions {
+        if let Some(lit) = value {
+            set.push(quote!(#field: #private::Some(#lit)));
+        }
+    }
+    // `..DEFAULT` even when every field is set (hence the generated `allow`): a field the
+    // runtime adds then takes its default.
+    quote!(#private::SecretSpec { #(#set,)* ..#private::SecretSpec::DEFAULT })
 }
 
 /// The body of `origins`: each distinct origin of the fields, in order; a flattened struct
@@ -340,15 +350,7 @@ fn placeholder_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStre
     quote! {
         #[automatically_derived]
         impl #krate::FromSecret for #ident {
-            const SPEC: #private::SecretSpec = #private::SecretSpec {
-                name: "",
-                name_env: #private::None,
-                ttl: #private::Duration::from_secs(300),
-                max_stale: #private::Duration::from_secs(3600),
-                refresh_window: #private::Duration::from_secs(1),
-                version_stage: #private::None,
-                version_id: #private::None,
-            };
+            const SPEC: #private::SecretSpec = #private::SecretSpec::DEFAULT;
             fn read_fields(_: &mut #private::Fields<'_>) -> #private::Option<Self> {
                 ::core::unreachable!()
             }
