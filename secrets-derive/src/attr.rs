@@ -9,7 +9,7 @@ use syn::{Attribute, LitStr, Path};
 
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
-use crate::template::is_var_name;
+use crate::shared::template::is_var_name;
 
 /// The container attributes that exist, for "did you mean" hints.
 const CONTAINER_ATTRS: &[&str] = &[

@@ -13,6 +13,8 @@ mod case;
 mod check;
 mod ctxt;
 mod expand;
+/// Code shared with the runtime: a symlink to `secrets-runtime/src/shared`.
+mod shared;
 mod template;
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,8 @@ mod item;
 mod jitter;
 mod load;
 mod provider;
+/// Code compiled into the derive too (`secrets-derive/src/shared` links here).
+mod shared;
 mod spec;
 mod template;
 mod value;

@@ -5,61 +5,45 @@
 //! so the errors here are for names built at run time.
 
 use crate::Error;
+use crate::shared::template::{Piece, SyntaxError, pieces};
 use crate::vars::Vars;
 
 /// Fills every placeholder of `template` from `vars`.
 pub(crate) fn resolve(template: &str, vars: &Vars) -> Result<String, Error> {
     let mut out = String::with_capacity(template.len() + 8);
-    let mut rest = template;
-    while let Some(pos) = rest.find(['{', '}']) {
-        out.push_str(&rest[..pos]);
-        let brace = rest.as_bytes()[pos];
-        let after = &rest[pos + 1..];
-        if after.as_bytes().first() == Some(&brace) {
-            out.push(char::from(brace));
-            rest = &after[1..];
-            continue;
-        }
-        if brace == b'}' {
-            return Err(bad_template(
-                template,
-                "a `}` without its `{` (write `}}` for a brace)",
-            ));
-        }
-        let Some(end) = after.find('}') else {
-            return Err(bad_template(template, "a `{` that is never closed"));
-        };
-        let placeholder = &after[..end];
-        let (var, default) = match placeholder.split_once(":-") {
-            Some((var, default)) => (var, Some(default)),
-            None => (placeholder, None),
-        };
-        if !is_var_name(var) {
-            return Err(bad_template(
-                template,
-                "a placeholder that is not an environment variable name",
-            ));
-        }
-        match (vars.get(var).filter(|v| !v.is_empty()), default) {
-            (Some(value), _) => out.push_str(&value),
-            (None, Some(default)) => out.push_str(default),
-            (None, None) => {
-                return Err(Error::MissingVar {
-                    var: var.to_owned(),
-                    template: template.to_owned(),
-                });
+    for piece in pieces(template) {
+        match piece.map_err(|err| syntax_error(template, err))? {
+            Piece::Literal(text) => out.push_str(text),
+            Piece::Placeholder { var, default } => {
+                match (vars.get(var).filter(|v| !v.is_empty()), default) {
+                    (Some(value), _) => out.push_str(&value),
+                    (None, Some(default)) => out.push_str(default),
+                    (None, None) => {
+                        return Err(Error::MissingVar {
+                            var: var.to_owned(),
+                            template: template.to_owned(),
+                        });
+                    }
+                }
             }
         }
-        rest = &after[end + 1..];
     }
-    out.push_str(rest);
     Ok(out)
 }
 
-fn is_var_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// The run-time error of a malformed template (the derive rejects those it sees at compile
+/// time; these are names built at run time).
+fn syntax_error(template: &str, err: SyntaxError<'_>) -> Error {
+    bad_template(
+        template,
+        match err {
+            SyntaxError::Unopened => "a `}` without its `{` (write `}}` for a brace)",
+            SyntaxError::Unclosed => "a `{` that is never closed",
+            SyntaxError::NotAPlaceholder(_) => {
+                "a placeholder that is not an environment variable name"
+            }
+        },
+    )
 }
 
 fn bad_template(template: &str, what: &str) -> Error {
