@@ -201,17 +201,12 @@ pub(crate) fn is_binary(ty: &Type) -> bool {
     }
 }
 
-/// The primitive type `ty` names, if it is one whose literals can be checked at compile time.
-pub(crate) fn primitive(ty: &Type) -> Option<String> {
-    const PRIMITIVES: &[&str] = &[
-        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-        "f32", "f64", "bool", "char",
-    ];
-    let Type::Path(path) = ungroup(ty) else {
-        return None;
-    };
-    let ident = path.path.get_ident()?.to_string();
-    PRIMITIVES.contains(&ident.as_str()).then_some(ident)
+/// The name of `ty` when it is written as one identifier (`u16`, `Endpoint`).
+pub(crate) fn single_ident(ty: &Type) -> Option<&Ident> {
+    match ungroup(ty) {
+        Type::Path(path) if path.qself.is_none() => path.path.get_ident(),
+        _ => None,
+    }
 }
 
 /// `T` if `ty` is written `Option<T>` (or `std::option::Option<T>`, `core::option::Option<T>`).

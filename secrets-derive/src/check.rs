@@ -186,35 +186,36 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
 
 /// `default = "..."` on a primitive is parsed now, so a typo fails the build.
 fn check_literal(cx: &Ctxt, field: &Field<'_>, literal: &syn::LitStr) {
-    let Some(primitive) = ast::primitive(field.ty) else {
+    let Some(ident) = ast::single_ident(field.ty) else {
         return;
     };
+    let primitive = ident.to_string();
     let text = literal.value();
-    let ok = match primitive.as_str() {
-        "bool" => text.parse::<bool>().is_ok(),
-        "char" => text.parse::<char>().is_ok(),
-        "f32" | "f64" => text.parse::<f64>().is_ok(),
-        "u8" => text.parse::<u8>().is_ok(),
-        "u16" => text.parse::<u16>().is_ok(),
-        "u32" => text.parse::<u32>().is_ok(),
-        "u64" => text.parse::<u64>().is_ok(),
-        "u128" => text.parse::<u128>().is_ok(),
-        "usize" => text.parse::<u64>().is_ok(),
-        "i8" => text.parse::<i8>().is_ok(),
-        "i16" => text.parse::<i16>().is_ok(),
-        "i32" => text.parse::<i32>().is_ok(),
-        "i64" => text.parse::<i64>().is_ok(),
-        "i128" => text.parse::<i128>().is_ok(),
-        "isize" => text.parse::<i64>().is_ok(),
-        _ => true,
-    };
-    if !ok {
+    if parses_as_primitive(&primitive, &text) == Some(false) {
         cx.error_spanned_by(
             literal,
             format!("`default = \"{text}\"` is not a valid {primitive}"),
         );
     }
 }
+
+/// Defines `parses_as_primitive` from the primitives of the shared list of std types.
+macro_rules! parses_as_primitive {
+    (primitives: [$($primitive:ident),* $(,)?], others: [$($others:tt)*] $(,)?) => {
+        /// Whether `text` parses as the primitive type named `name`, with that type's own
+        /// `FromStr` as the runtime will parse it; `None` when `name` is not one of the
+        /// primitives of `shared::std_types`. (`usize` and `isize` have the width of the
+        /// machine that compiles, which is the target's unless cross-compiling.)
+        fn parses_as_primitive(name: &str, text: &str) -> Option<bool> {
+            match name {
+                $(stringify!($primitive) => Some(text.parse::<$primitive>().is_ok()),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+crate::shared::std_types::std_from_str_types!(parses_as_primitive);
 
 /// A `whole` or `binary` field reads an entire secret: no other field may read that secret.
 fn check_whole_secret_fields(cx: &Ctxt, input: &Input<'_>) {
@@ -256,5 +257,31 @@ fn check_whole_secret_field(cx: &Ctxt, input: &Input<'_>, entire: &Field<'_>) {
                 entire.ident, other.ident
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parses_as_primitive;
+
+    #[test]
+    fn default_literals_parse_as_their_own_primitive() {
+        assert_eq!(parses_as_primitive("u8", "255"), Some(true));
+        assert_eq!(parses_as_primitive("u8", "256"), Some(false));
+        assert_eq!(parses_as_primitive("bool", "true"), Some(true));
+        assert_eq!(parses_as_primitive("bool", "yes"), Some(false));
+        assert_eq!(parses_as_primitive("char", "ab"), Some(false));
+        assert_eq!(parses_as_primitive("f32", "1.5"), Some(true));
+        // `usize` and `isize` parse as themselves, not as `u64` and `i64`.
+        let max = usize::MAX.to_string();
+        let beyond = (u128::from(u64::try_from(usize::MAX).unwrap()) + 1).to_string();
+        assert_eq!(parses_as_primitive("usize", &max), Some(true));
+        assert_eq!(parses_as_primitive("usize", &beyond), Some(false));
+        assert_eq!(parses_as_primitive("usize", "-1"), Some(false));
+        assert_eq!(parses_as_primitive("isize", "-1"), Some(true));
+        // Not primitives: nothing to check at compile time.
+        assert_eq!(parses_as_primitive("String", "x"), None);
+        assert_eq!(parses_as_primitive("IpAddr", "x"), None);
+        assert_eq!(parses_as_primitive("Percent", "x"), None);
     }
 }

@@ -7,4 +7,5 @@
 //! Rules for the files here: std only (no dependency, no `crate::` path, no `$crate`), items
 //! `pub(crate)`, and each item used by both crates (or the other one warns that it is dead).
 
+pub(crate) mod std_types;
 pub(crate) mod template;

@@ -7,9 +7,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 use super::ValueError;
-use super::redact::{
-    has_value_free_errors, path_shape, reason_withheld, serde_message_without_values,
-};
+use super::redact::{path_shape, reason_withheld, serde_message_without_values};
 
 pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
@@ -35,20 +33,22 @@ pub(crate) fn with_text<T>(
     }
 }
 
-/// Parses with [`FromStr`]. The messages of std types are kept (fixed texts); other parsers'
-/// messages are withheld.
-pub(crate) fn parse_from_str<T>(text: &str) -> Result<T, ValueError>
+/// Parses a std type of the shared list (`shared::std_types`) with [`FromStr`], keeping the
+/// parse message: theirs are fixed texts that never repeat the input. Only the impls generated
+/// from that list call it.
+pub(crate) fn parse_std<T>(text: &str) -> Result<T, ValueError>
 where
-    T: FromStr + 'static,
+    T: FromStr,
     T::Err: Display,
 {
-    text.parse::<T>().map_err(|err| {
-        if has_value_free_errors::<T>() {
-            ValueError::invalid(err.to_string())
-        } else {
-            reason_withheld()
-        }
-    })
+    text.parse::<T>()
+        .map_err(|err| ValueError::invalid(err.to_string()))
+}
+
+/// Parses any other type with [`FromStr`]: its parser's message is withheld, since it could
+/// repeat part of the value.
+pub(crate) fn parse_withheld<T: FromStr>(text: &str) -> Result<T, ValueError> {
+    text.parse::<T>().map_err(|_| reason_withheld())
 }
 
 /// `#[secret(with = f)]`: `f(text)` on the text form of the value.

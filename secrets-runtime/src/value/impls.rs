@@ -4,58 +4,39 @@
 //! Every type accepts the JSON string form and the native form: `"5432"` and `5432`,
 //! `"true"` and `true`, `"30s"` and `30`, `"a,b"` and `["a","b"]`.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::Value;
 
-use super::{SecretValue, ValueError, parse_from_str, with_text};
+use super::{SecretValue, ValueError, parse_std, with_text};
 
-/// Types whose `FromStr` is exactly the decoding wanted, from the text form.
-macro_rules! via_from_str {
-    ($($ty:ty),* $(,)?) => {$(
+/// `SecretValue` for the std types of the shared list (`shared::std_types`): their `FromStr` is
+/// exactly the decoding wanted, from the text form, and their parse messages are shown (the
+/// list holds only types whose messages are fixed texts). Users' own `FromStr` types decode
+/// through `ViaFromStr` instead, which withholds the message.
+///
+/// `bool` takes `true`/`false` (JSON or string) only: "1", "yes" or "on" are errors, so that a
+/// typo never silently becomes a flag's value.
+macro_rules! via_std_from_str {
+    (primitives: [$($primitive:ty),* $(,)?], others: [$($other:ty),* $(,)?] $(,)?) => {
+        $(via_std_from_str!(@impl $primitive);)*
+        $(via_std_from_str!(@impl $other);)*
+    };
+    (@impl $ty:ty) => {
         impl SecretValue for $ty {
             fn from_secret_value(value: &Value) -> Result<Self, ValueError> {
-                with_text(value, parse_from_str::<$ty>)
+                with_text(value, parse_std::<$ty>)
             }
 
             fn from_secret_str(text: &str) -> Result<Self, ValueError> {
-                parse_from_str::<$ty>(text)
+                parse_std::<$ty>(text)
             }
         }
-    )*};
+    };
 }
 
-// `bool` takes `true`/`false` (JSON or string) only: "1", "yes" or "on" are errors, so that a
-// typo never silently becomes a flag's value.
-via_from_str!(
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    bool,
-    char,
-    String,
-    PathBuf,
-    IpAddr,
-    Ipv4Addr,
-    Ipv6Addr,
-    SocketAddr,
-    SocketAddrV4,
-    SocketAddrV6,
-);
+crate::shared::std_types::std_from_str_types!(via_std_from_str);
 
 impl SecretValue for SecretString {
     fn from_secret_value(value: &Value) -> Result<Self, ValueError> {
@@ -140,6 +121,9 @@ impl<T: SecretValue> SecretValue for Vec<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{IpAddr, SocketAddr};
+    use std::path::PathBuf;
+
     use super::*;
     use crate::error::FieldProblem;
     use proptest::prelude::*;

@@ -6,6 +6,10 @@
 //! Types with a [`SecretValue`] impl decode through it; any other type decodes through
 //! [`FromStr`]. Generated code picks between the two at compile time (autoref specialisation),
 //! so that both std types and users' own `FromStr` types work with no attribute.
+//!
+//! Which parse messages are shown is decided there too: the std types of the shared list
+//! (`shared::std_types`) have `SecretValue` impls that keep their fixed messages; every other
+//! `FromStr` type decodes through [`ViaFromStr`], which withholds them.
 
 use std::fmt::Display;
 use std::marker::PhantomData;
@@ -14,7 +18,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 pub use self::decode::{decode_json, decode_json_str, decode_with, decode_with_str};
-pub(crate) use self::decode::{json_kind, parse_from_str, with_text};
+pub(crate) use self::decode::{json_kind, parse_std, parse_withheld, with_text};
 use crate::error::FieldProblem;
 
 mod decode;
@@ -138,7 +142,8 @@ impl<T: SecretValue> ViaSecretValue for &&Decoder<T> {
     }
 }
 
-/// Second choice: [`FromStr`] on the text form.
+/// Second choice: [`FromStr`] on the text form, with the parser's message withheld. The std
+/// types whose messages are shown never get here: their [`SecretValue`] impls come first.
 #[doc(hidden)]
 pub trait ViaFromStr {
     type Output;
@@ -148,15 +153,15 @@ pub trait ViaFromStr {
 
 impl<T> ViaFromStr for &Decoder<T>
 where
-    T: FromStr + 'static,
+    T: FromStr,
     T::Err: Display,
 {
     type Output = T;
     fn __decode_secret(&self, value: &Value) -> Result<T, ValueError> {
-        with_text(value, parse_from_str::<T>)
+        with_text(value, parse_withheld::<T>)
     }
     fn __decode_secret_str(&self, text: &str) -> Result<T, ValueError> {
-        parse_from_str(text)
+        parse_withheld(text)
     }
 }
 
@@ -195,7 +200,7 @@ mod tests {
     use secrecy::{ExposeSecret, SecretString};
     use serde_json::json;
 
-    fn via_from_str<T: FromStr + 'static>(v: Value) -> Result<T, ValueError>
+    fn via_from_str<T: FromStr>(v: Value) -> Result<T, ValueError>
     where
         T::Err: Display,
     {
@@ -218,7 +223,9 @@ mod tests {
             via_from_str::<u16>(json!({"a": 1})),
             Err(ValueError(FieldProblem::WrongShape { found: "an object" }))
         );
-        let err = via_from_str::<u16>(json!("70000")).unwrap_err();
+        let err = (&&&Decoder::<u16>::new())
+            .__decode_secret(&json!("70000"))
+            .unwrap_err();
         assert_eq!(
             err,
             ValueError::invalid("number too large to fit in target type")
@@ -251,11 +258,51 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err, withheld);
-        // std types keep their fixed messages.
+        // std types keep their fixed messages (through their `SecretValue` impls).
         assert_eq!(
-            via_from_str::<u8>(json!("x9")).unwrap_err(),
+            (&&&Decoder::<u8>::new())
+                .__decode_secret(&json!("x9"))
+                .unwrap_err(),
             ValueError::invalid("invalid digit found in string")
         );
+    }
+
+    #[test]
+    fn the_std_list_decides_which_parse_messages_are_shown() {
+        let withheld = redact::reason_withheld();
+        // Every std type of the shared list decodes through its `SecretValue` impl, which
+        // shows the parse message (a fixed text).
+        macro_rules! shown {
+            (primitives: [$($p:ty),* $(,)?], others: [$($o:ty),* $(,)?] $(,)?) => {$(
+                let decoded = (&&&Decoder::<$p>::new()).__decode_secret(&json!("~~"));
+                assert_ne!(decoded.unwrap_err(), withheld, "{}", stringify!($p));
+            )* $(
+                // `String` and `PathBuf` take any text.
+                if let Err(err) = (&&&Decoder::<$o>::new()).__decode_secret(&json!("~~")) {
+                    assert_ne!(err, withheld, "{}", stringify!($o));
+                }
+            )*};
+        }
+        crate::shared::std_types::std_from_str_types!(shown);
+        assert_eq!(
+            (&&&Decoder::<u8>::new())
+                .__decode_secret(&json!("x9"))
+                .unwrap_err(),
+            ValueError::invalid("invalid digit found in string")
+        );
+        assert_eq!(
+            (&&&Decoder::<std::net::IpAddr>::new())
+                .__decode_secret_str("x")
+                .unwrap_err(),
+            ValueError::invalid("invalid IP address syntax")
+        );
+        // A std type outside the list decodes through `FromStr`, which withholds its message
+        // (whatever the type): the list, not a run-time lookup, is what shows a message.
+        // (The probe as generated code writes it, whichever impl it lands on.)
+        #[allow(clippy::needless_borrow)]
+        let decoded = (&&&Decoder::<std::num::NonZeroU8>::new()).__decode_secret(&json!("0"));
+        assert_eq!(decoded.unwrap_err(), withheld);
+        assert_eq!(via_from_str::<u8>(json!("x9")).unwrap_err(), withheld);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Keeping values out of messages: a parser's message is kept only when it cannot repeat the
-//! input (std types' fixed texts); serde's messages lose their quoted values and key names.
+//! input (the std types of `shared::std_types`, whose impls keep their fixed texts; any other
+//! parser's message is withheld); serde's messages lose their quoted values and key names.
 
 use super::ValueError;
 
@@ -10,37 +11,6 @@ pub(crate) fn reason_withheld() -> ValueError {
     ValueError::invalid(
         "the parser's message is withheld because it could repeat part of the value",
     )
-}
-
-/// Whether `T` is a std type whose parse errors are fixed texts that never repeat the input.
-pub(super) fn has_value_free_errors<T: 'static>() -> bool {
-    use std::any::TypeId;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-    let std_types = [
-        TypeId::of::<u8>(),
-        TypeId::of::<u16>(),
-        TypeId::of::<u32>(),
-        TypeId::of::<u64>(),
-        TypeId::of::<u128>(),
-        TypeId::of::<usize>(),
-        TypeId::of::<i8>(),
-        TypeId::of::<i16>(),
-        TypeId::of::<i32>(),
-        TypeId::of::<i64>(),
-        TypeId::of::<i128>(),
-        TypeId::of::<isize>(),
-        TypeId::of::<f32>(),
-        TypeId::of::<f64>(),
-        TypeId::of::<bool>(),
-        TypeId::of::<char>(),
-        TypeId::of::<IpAddr>(),
-        TypeId::of::<Ipv4Addr>(),
-        TypeId::of::<Ipv6Addr>(),
-        TypeId::of::<SocketAddr>(),
-        TypeId::of::<SocketAddrV4>(),
-        TypeId::of::<SocketAddrV6>(),
-    ];
-    std_types.contains(&TypeId::of::<T>())
 }
 
 /// The shape of a path into a JSON document: indices kept, each key or variant name written

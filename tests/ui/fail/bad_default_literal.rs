@@ -9,6 +9,8 @@ struct Config {
     debug: bool,
     #[secret(default = "1.5.0")]
     ratio: f64,
+    #[secret(default = "-1")]
+    workers: usize,
 }
 
 fn main() {}
