@@ -1,7 +1,8 @@
 //! The AWS SDK backend: what Secrets Manager (`secrets_manager`) and Parameter Store (`ssm`,
 //! the `ssm` feature) share: the clients, built from one `aws-config` load (region,
 //! credentials, `AWS_ENDPOINT_URL`) with this crate's timeouts, the split of a load's requests
-//! into calls, and the errors of a failed call.
+//! into calls, the values of a batch answer not claimed yet (`Unclaimed`), and the errors of a
+//! failed call.
 
 mod secrets_manager;
 #[cfg(feature = "ssm")]
@@ -214,6 +215,43 @@ impl SdkSource {
                 )))
             })
             .collect()
+    }
+}
+
+/// A value of a batch answer that holds secret material.
+pub(super) trait Wipe {
+    /// Drops the value, its secret material zeroized.
+    fn wipe(self);
+}
+
+/// Values of batch answers not handed to a request yet. Those left when it is dropped are
+/// wiped, however the call ends: all claimed, an error, or the load's bound dropping it
+/// between two pages. Values nobody asked for are wiped too.
+pub(super) struct Unclaimed<V: Wipe>(Vec<V>);
+
+impl<V: Wipe> Unclaimed<V> {
+    /// None yet.
+    pub(super) fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Adds the values of one answer (or page).
+    pub(super) fn extend(&mut self, values: impl IntoIterator<Item = V>) {
+        self.0.extend(values);
+    }
+
+    /// Takes the first value that `matches`, if any: it is the caller's to wipe from then on.
+    pub(super) fn claim(&mut self, matches: impl FnMut(&V) -> bool) -> Option<V> {
+        let position = self.0.iter().position(matches)?;
+        Some(self.0.swap_remove(position))
+    }
+}
+
+impl<V: Wipe> Drop for Unclaimed<V> {
+    fn drop(&mut self) {
+        for value in self.0.drain(..) {
+            value.wipe();
+        }
     }
 }
 

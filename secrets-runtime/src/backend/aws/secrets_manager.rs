@@ -8,7 +8,7 @@ use aws_sdk_secretsmanager::types::SecretValueEntry;
 use secrecy::zeroize::Zeroizing;
 use tracing::Instrument as _;
 
-use super::{SdkSource, failed_call, map_error};
+use super::{SdkSource, Unclaimed, Wipe, failed_call, map_error};
 use crate::backend::{Request, SecretRequest, traced};
 use crate::document::{RawValue, SecretPayload};
 use crate::error::ErrorCode;
@@ -35,7 +35,7 @@ impl SdkSource {
         // secret (each page brings at least one), so a service that kept paging cannot loop.
         // Wiped when dropped, however this ends (an error, or the load's bound dropping it
         // between two pages).
-        let mut values = Unclaimed(Vec::new());
+        let mut values = Unclaimed::new();
         let mut errors = Vec::new();
         let mut next_token = None;
         for _ in 0..secrets.len() {
@@ -71,7 +71,7 @@ impl SdkSource {
                     return failed_call(items, |item| map_error(item, &err, waited));
                 }
             };
-            values.0.extend(output.secret_values.unwrap_or_default());
+            values.extend(output.secret_values.unwrap_or_default());
             errors.extend(output.errors.unwrap_or_default());
             next_token = output.next_token;
             if next_token.is_none() {
@@ -82,11 +82,11 @@ impl SdkSource {
         let mut unnamed = Vec::new();
         for (position, &(_, secret)) in secrets.iter().enumerate() {
             let name = &secret.name;
-            let found = values.0.iter().position(|v| {
+            let found = values.claim(|v| {
                 v.name.as_deref() == Some(name.as_str()) || v.arn.as_deref() == Some(name.as_str())
             });
             results.push(if let Some(found) = found {
-                Some(entry_payload(values.0.swap_remove(found), name.clone()))
+                Some(entry_payload(found, name.clone()))
             } else if let Some(error) = errors.iter().find(|e| e.secret_id.as_ref() == Some(name)) {
                 let code = error.error_code.clone().unwrap_or_else(|| "Unknown".into());
                 let message = error.message.clone().unwrap_or_default();
@@ -155,15 +155,11 @@ impl SdkSource {
     }
 }
 
-/// Values of a batch answer not handed to a field yet: wiped when dropped.
-struct Unclaimed(Vec<aws_sdk_secretsmanager::types::SecretValueEntry>);
-
-impl Drop for Unclaimed {
-    fn drop(&mut self) {
-        for entry in self.0.drain(..) {
-            drop(entry.secret_string.map(Zeroizing::new));
-            drop(entry.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
-        }
+/// A secret of a `BatchGetSecretValue` answer: its string or binary value.
+impl Wipe for SecretValueEntry {
+    fn wipe(self) {
+        drop(self.secret_string.map(Zeroizing::new));
+        drop(self.secret_binary.map(|b| Zeroizing::new(b.into_inner())));
     }
 }
 

@@ -9,7 +9,7 @@ use tracing::Instrument as _;
 
 use aws_sdk_ssm::error::{ProvideErrorMetadata as _, SdkError};
 
-use super::{SdkSource, failed_call, map_error};
+use super::{SdkSource, Unclaimed, Wipe, failed_call, map_error};
 use crate::document::{RawValue, SecretPayload};
 use crate::error::ErrorCode;
 use crate::{Error, Item, SourceKind};
@@ -78,14 +78,15 @@ async fn get_parameters_call(
             return failed_call(items, |item| map_error(item, &err, waited));
         }
     };
-    let mut found = output.parameters.unwrap_or_default();
+    let mut found = Unclaimed::new();
+    found.extend(output.parameters.unwrap_or_default());
     let invalid = output.invalid_parameters.unwrap_or_default();
     let results = names
         .into_iter()
         .map(|name| {
             let item = Item::parameter(name);
-            if let Some(position) = found.iter().position(|p| answers(p, name)) {
-                return payload(item, found.swap_remove(position));
+            if let Some(parameter) = found.claim(|p| answers(p, name)) {
+                return payload(item, parameter);
             }
             if invalid.iter().any(|n| n == name) {
                 return Err(Error::NotFound {
@@ -101,10 +102,15 @@ async fn get_parameters_call(
         })
         .collect();
     // Values nobody asked for are wiped too.
-    for parameter in found {
-        drop(parameter.value.map(Zeroizing::new));
-    }
+    drop(found);
     results
+}
+
+/// A parameter of a `GetParameters` answer: its value.
+impl Wipe for Parameter {
+    fn wipe(self) {
+        drop(self.value.map(Zeroizing::new));
+    }
 }
 
 /// Whether `parameter` is the answer for `requested`: its name or ARN followed by its
