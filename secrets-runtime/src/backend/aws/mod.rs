@@ -1,21 +1,23 @@
 //! The AWS SDK backend: what Secrets Manager (`secrets_manager`) and Parameter Store (`ssm`,
 //! the `ssm` feature) share: the clients, built from one `aws-config` load (region,
 //! credentials, `AWS_ENDPOINT_URL`) with this crate's timeouts, the split of a load's requests
-//! into calls, the values of a batch answer not claimed yet (`Unclaimed`), and the errors of a
-//! failed call.
+//! into calls, one batch call's span and failure (`BatchCall`), the values of a batch answer
+//! not claimed yet (`Unclaimed`), and the errors of a failed call.
 
 mod secrets_manager;
 #[cfg(feature = "ssm")]
 mod ssm;
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
-use aws_sdk_secretsmanager::error::SdkError;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 
 use super::{Request, SecretRequest, error_chain, traced};
 use crate::document::SecretPayload;
@@ -255,14 +257,94 @@ impl<V: Wipe> Drop for Unclaimed<V> {
     }
 }
 
-/// The result for every item of a batch call that failed as a whole.
-pub(crate) fn failed_call(
-    items: impl Iterator<Item = Item>,
-    error: impl Fn(Item) -> Error,
-) -> Vec<Result<SecretPayload, Error>> {
-    items.map(|item| Err(error(item))).collect()
+/// One batch call (`BatchGetSecretValue`, `GetParameters`), of one page or several: its span
+/// (`secret_batch_fetch` or `parameter_batch_fetch`, with the number of items and the latency
+/// so far), and its failure, the same error for each item.
+pub(super) struct BatchCall {
+    span: tracing::Span,
+    started: Instant,
 }
 
+impl BatchCall {
+    /// A `BatchGetSecretValue` call for `count` secrets, starting now.
+    pub(super) fn secrets(count: usize) -> Self {
+        Self::new(tracing::info_span!(
+            "secret_batch_fetch",
+            secrets = count,
+            latency_ms = tracing::field::Empty,
+        ))
+    }
+
+    /// A `GetParameters` call for `count` parameters, starting now.
+    #[cfg(feature = "ssm")]
+    pub(super) fn parameters(count: usize) -> Self {
+        Self::new(tracing::info_span!(
+            "parameter_batch_fetch",
+            parameters = count,
+            latency_ms = tracing::field::Empty,
+        ))
+    }
+
+    /// A call in `span`, starting now.
+    fn new(span: tracing::Span) -> Self {
+        Self {
+            span,
+            started: Instant::now(),
+        }
+    }
+
+    /// The call's span, for its log lines.
+    pub(super) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Sends one request (one page) of the call in its span, and records the call's latency so
+    /// far. No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
+    pub(super) async fn send<T, E>(
+        &self,
+        send: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, CallFailure<E>> {
+        let result = send.instrument(self.span.clone()).await;
+        let waited = self.started.elapsed();
+        self.span.record("latency_ms", waited.as_secs_f64() * 1e3);
+        result.map_err(|err| CallFailure { err, waited })
+    }
+}
+
+/// A batch call that failed as a whole.
+pub(super) struct CallFailure<E> {
+    err: SdkError<E, HttpResponse>,
+    /// How long the call had taken.
+    waited: Duration,
+}
+
+impl<E> CallFailure<E>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    /// Whether the service denied the call (`AccessDenied`): the role may still read the items
+    /// one by one.
+    pub(super) fn denied(&self) -> bool {
+        matches!(
+            &self.err,
+            SdkError::ServiceError(service)
+                if ErrorCode::of(service.err().code().unwrap_or_default())
+                    == ErrorCode::AccessDenied
+        )
+    }
+
+    /// The call's result: its error for each of `items`.
+    pub(super) fn for_each(
+        &self,
+        items: impl Iterator<Item = Item>,
+    ) -> Vec<Result<SecretPayload, Error>> {
+        items
+            .map(|item| Err(map_error(item, &self.err, self.waited)))
+            .collect()
+    }
+}
+
+/// The error for `item` when a whole load through the SDK took longer than `after`.
 pub(crate) fn timed_out(item: Item, after: Duration) -> Error {
     Error::TimedOut {
         item,
@@ -274,7 +356,7 @@ pub(crate) fn timed_out(item: Item, after: Duration) -> Error {
 /// The error for a failed SDK call about `item` (any AWS SDK: the error types are shared).
 pub(crate) fn map_error<E>(item: Item, err: &SdkError<E, HttpResponse>, waited: Duration) -> Error
 where
-    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let via = SourceKind::Sdk;
     match err {

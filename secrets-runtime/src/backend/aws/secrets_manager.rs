@@ -3,12 +3,10 @@
 
 use std::time::Instant;
 
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata as _, SdkError};
 use aws_sdk_secretsmanager::types::SecretValueEntry;
 use secrecy::zeroize::Zeroizing;
-use tracing::Instrument as _;
 
-use super::{SdkSource, Unclaimed, Wipe, failed_call, map_error};
+use super::{BatchCall, SdkSource, Unclaimed, Wipe, map_error};
 use crate::backend::{Request, SecretRequest, traced};
 use crate::document::{RawValue, SecretPayload};
 use crate::error::ErrorCode;
@@ -24,17 +22,10 @@ impl SdkSource {
         &self,
         secrets: &[(usize, &SecretRequest)],
     ) -> Vec<Result<SecretPayload, Error>> {
-        let span = tracing::info_span!(
-            "secret_batch_fetch",
-            secrets = secrets.len(),
-            latency_ms = tracing::field::Empty,
-        );
-        let started = Instant::now();
+        let call = BatchCall::secrets(secrets.len());
         let names: Vec<String> = secrets.iter().map(|(_, s)| s.name.clone()).collect();
         // Every page: an answer may carry a `NextToken` for the rest. At most one page per
         // secret (each page brings at least one), so a service that kept paging cannot loop.
-        // Wiped when dropped, however this ends (an error, or the load's bound dropping it
-        // between two pages).
         let mut values = Unclaimed::new();
         let mut errors = Vec::new();
         let mut next_token = None;
@@ -46,29 +37,21 @@ impl SdkSource {
                 .set_secret_id_list(Some(names.clone()))
                 .set_next_token(next_token.take())
                 .send();
-            // No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
-            let result = send.instrument(span.clone()).await;
-            span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
-            let output = match result {
+            let output = match call.send(send).await {
                 Ok(output) => output,
-                Err(SdkError::ServiceError(service))
-                    if ErrorCode::of(service.err().code().unwrap_or_default())
-                        == ErrorCode::AccessDenied =>
-                {
+                Err(failure) if failure.denied() => {
                     // The role may read each secret but not batch them: one call per secret.
                     tracing::warn!(
-                        parent: &span,
+                        parent: call.span(),
                         "BatchGetSecretValue was denied; reading each secret with \
                          GetSecretValue (allow secretsmanager:BatchGetSecretValue for one call)"
                     );
                     drop(values);
                     return self.get_each(secrets).await;
                 }
-                Err(err) => {
+                Err(failure) => {
                     drop(values);
-                    let waited = started.elapsed();
-                    let items = names.into_iter().map(Item::Secret);
-                    return failed_call(items, |item| map_error(item, &err, waited));
+                    return failure.for_each(names.into_iter().map(Item::Secret));
                 }
             };
             values.extend(output.secret_values.unwrap_or_default());

@@ -1,17 +1,11 @@
 //! Parameter Store through the AWS SDK (`aws-sdk-ssm`, the `ssm` feature): `GetParameters`,
 //! decrypted, at most 10 names a call, all calls at once.
 
-use std::time::Instant;
-
 use aws_sdk_ssm::types::Parameter;
 use secrecy::zeroize::Zeroizing;
-use tracing::Instrument as _;
 
-use aws_sdk_ssm::error::{ProvideErrorMetadata as _, SdkError};
-
-use super::{SdkSource, Unclaimed, Wipe, failed_call, map_error};
+use super::{BatchCall, SdkSource, Unclaimed, Wipe};
 use crate::document::{RawValue, SecretPayload};
-use crate::error::ErrorCode;
 use crate::{Error, Item, SourceKind};
 
 /// `GetParameters` takes at most this many names.
@@ -33,16 +27,13 @@ pub(crate) async fn get_parameters(
         .collect()
 }
 
+/// One `GetParameters` call: one result per name, in order. A denied call of several names
+/// asks for each on its own.
 async fn get_parameters_call(
     sdk: &SdkSource,
     names: Vec<&str>,
 ) -> Vec<Result<SecretPayload, Error>> {
-    let span = tracing::info_span!(
-        "parameter_batch_fetch",
-        parameters = names.len(),
-        latency_ms = tracing::field::Empty,
-    );
-    let started = Instant::now();
+    let call = BatchCall::parameters(names.len());
     let send = sdk
         .ssm_client()
         .await
@@ -50,19 +41,12 @@ async fn get_parameters_call(
         .set_names(Some(names.iter().map(|&n| n.to_owned()).collect()))
         .with_decryption(true)
         .send();
-    // No bound of its own: the whole load is bounded (`SDK_LOAD_BOUND`).
-    let result = send.instrument(span.clone()).await;
-    span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
-    let output = match result {
+    let output = match call.send(send).await {
         Ok(output) => output,
         // One name the role may not read fails the whole call: ask for each on its own, so
         // that only that one is reported.
-        Err(SdkError::ServiceError(service))
-            if names.len() > 1
-                && ErrorCode::of(service.err().code().unwrap_or_default())
-                    == ErrorCode::AccessDenied =>
-        {
-            tracing::debug!(parent: &span, "GetParameters was denied; asking for each parameter");
+        Err(failure) if names.len() > 1 && failure.denied() => {
+            tracing::debug!(parent: call.span(), "GetParameters was denied; asking for each parameter");
             let each = names
                 .iter()
                 .map(|&name| get_parameters_call(sdk, vec![name]));
@@ -72,11 +56,7 @@ async fn get_parameters_call(
                 .flatten()
                 .collect();
         }
-        Err(err) => {
-            let waited = started.elapsed();
-            let items = names.into_iter().map(Item::parameter);
-            return failed_call(items, |item| map_error(item, &err, waited));
-        }
+        Err(failure) => return failure.for_each(names.into_iter().map(Item::parameter)),
     };
     let mut found = Unclaimed::new();
     found.extend(output.parameters.unwrap_or_default());
