@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_secretsmanager::config::retry::RetryConfig;
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use secrets_runtime::{Error, FromSecret, Provider, Source, SourceKind};
-use secrets_tests::{Fault, FaultServer};
+use secrets_tests::{Fault, FaultServer, assert_no_canary};
 
 #[derive(Debug, FromSecret)]
 #[secret(name = "test/lambda/jay")]
@@ -232,6 +232,44 @@ async fn a_hanging_endpoint_is_bounded_by_the_load() {
         "{err:?}"
     );
     assert!(err.is_transient());
+}
+
+/// An answer cut short is `InvalidResponse` (the SDK's `ResponseError`), which keeps the
+/// SDK's error as its `source()`, without the raw response.
+#[tokio::test]
+async fn an_answer_cut_short_keeps_its_cause() {
+    let server = FaultServer::start(vec![Fault::Truncate]).await;
+    let err = load(&server).await.unwrap_err();
+    let Error::InvalidResponse {
+        via: SourceKind::Sdk,
+        reason,
+        cause: Some(_),
+        ..
+    } = &err
+    else {
+        panic!("expected InvalidResponse with a cause, got {err:?}")
+    };
+    // The message spells out the chain under the SDK's own layer, which `source()` starts.
+    let source = std::error::Error::source(&err).expect("the SDK's error");
+    let chain: Vec<String> = std::iter::successors(Some(source), |e| e.source())
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(*reason, format!("response error: {}", chain.join(": ")));
+    assert_no_canary(&format!("{err:?}"), &["SecretStr"]);
+}
+
+/// A 200 body that the SDK cannot parse reads as the SDK reports it (an unhandled error of the
+/// operation): a `Service` error named by its status, holding nothing of the body.
+#[tokio::test]
+async fn an_unparsable_answer_holds_nothing_of_the_body() {
+    let cut = r#"{"Name":"test/lambda/jay","SecretString":"{\"db_host\":\"CANARY-cut"#;
+    let server = FaultServer::start(vec![Fault::Respond(200, cut.into())]).await;
+    let err = load(&server).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Service { status: Some(200), code, .. } if code == "HTTP 200"),
+        "{err:?}"
+    );
+    assert_no_canary(&format!("{err} {err:?}"), &["CANARY"]);
 }
 
 /// A struct of two secrets: the SDK reads them in one `BatchGetSecretValue`.

@@ -2,8 +2,10 @@
 //!
 //! Every message names the secret, the key or the variable at fault and what was expected. No
 //! message ever contains a secret value: upstream texts that could echo one are not copied.
+//! A transport error keeps the error it came from as its cause ([`std::error::Error::source`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::item::{Item, SourceKind};
@@ -133,8 +135,12 @@ pub enum Error {
         waited: Duration,
         /// How many requests were made.
         attempts: u32,
-        /// The last transport error.
+        /// The last transport error, with its causes (`outer: inner: innermost`).
         reason: String,
+        /// The last transport error itself, when there is one: what
+        /// [`source()`](std::error::Error::source) returns. Its text is already in `reason`.
+        #[source]
+        cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The service answered with an error this crate has no better variant for.
@@ -162,6 +168,11 @@ pub enum Error {
         via: SourceKind,
         /// What was wrong with it (never the body itself).
         reason: String,
+        /// The error that reading the answer ended with, when there is one (the AWS SDK's):
+        /// what [`source()`](std::error::Error::source) returns. Its text is already in
+        /// `reason`.
+        #[source]
+        cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The secret's value looks like JSON but does not parse.
@@ -423,6 +434,10 @@ impl<T: fmt::Display> fmt::Display for List<'_, T> {
         Ok(())
     }
 }
+
+/// A transport error kept as the cause of an [`Error`]: shared, so that the error stays
+/// `Clone`.
+pub(crate) type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
 /// Whether a service error says the service failed (trying again may help): a 5xx status or a
 /// server-side error code (`InternalServiceError`, whatever its status). Other 4xx are final.

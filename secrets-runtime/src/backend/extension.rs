@@ -19,10 +19,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::zeroize::Zeroizing;
 use serde_json::Value;
 
-use super::{Request, SecretRequest, error_chain};
+use super::{Request, SecretRequest, transport_error};
 use crate::clock::{self, Deadline};
 use crate::document::{RawValue, SecretPayload};
-use crate::error::ErrorCode;
+use crate::error::{Cause, ErrorCode};
 use crate::jitter;
 use crate::vars::Vars;
 use crate::{Error, Item, SourceKind};
@@ -111,10 +111,11 @@ enum Retry {
         message: String,
     },
     TimedOut,
-    /// Nothing accepted the connection (refused, or the connect timed out).
-    Refused(String),
+    /// Nothing accepted the connection (refused, or the connect timed out): the error's text
+    /// with its causes, and the error.
+    Refused(String, Cause),
     /// The connection broke (reset, closed before the answer, a body cut short).
-    Transport(String),
+    Transport(String, Cause),
 }
 
 impl ExtensionSource {
@@ -231,12 +232,12 @@ impl ExtensionSource {
             };
             // A kept-alive connection that the server closed as the request went out (the
             // agent closes each connection 61 s after accepting it) gets one immediate retry.
-            if attempts == 1 && matches!(retry, Retry::Transport(_)) {
+            if attempts == 1 && matches!(retry, Retry::Transport(..)) {
                 tracing::debug!(%item, reason = retry.describe(), "retrying at once");
                 continue;
             }
             // Nothing listening: in auto mode with the SDK there is no extension to wait for.
-            if (matches!(retry, Retry::Refused(_)) && !wait_for_listener)
+            if (matches!(retry, Retry::Refused(..)) && !wait_for_listener)
                 || !deadline.pause(jitter::add_up_to_half(backoff)).await
             {
                 return Err(self.give_up(item, retry, started.elapsed(), attempts));
@@ -338,9 +339,13 @@ impl ExtensionSource {
         let response = match self.client.request(request).await {
             Ok(response) => response,
             Err(err) if err.is_connect() => {
-                return Attempt::Retry(Retry::Refused(error_chain(&err)));
+                let (reason, cause) = transport_error(err);
+                return Attempt::Retry(Retry::Refused(reason, cause));
             }
-            Err(err) => return Attempt::Retry(Retry::Transport(error_chain(&err))),
+            Err(err) => {
+                let (reason, cause) = transport_error(err);
+                return Attempt::Retry(Retry::Transport(reason, cause));
+            }
         };
         let status = response.status();
         let body = match Limited::new(response.into_body(), MAX_BODY).collect().await {
@@ -350,12 +355,12 @@ impl ExtensionSource {
                     item: item.clone(),
                     via: SourceKind::Extension,
                     reason: format!("the body is larger than {MAX_BODY} bytes"),
+                    cause: None,
                 }));
             }
             Err(err) => {
-                return Attempt::Retry(Retry::Transport(format!(
-                    "reading the response failed: {err}"
-                )));
+                let reason = format!("reading the response failed: {err}");
+                return Attempt::Retry(Retry::Transport(reason, Cause::from(err)));
             }
         };
         if status == StatusCode::OK {
@@ -465,12 +470,13 @@ impl ExtensionSource {
                 via,
                 after: self.config.request_timeout,
             },
-            Retry::Refused(reason) | Retry::Transport(reason) => Error::Unreachable {
+            Retry::Refused(reason, cause) | Retry::Transport(reason, cause) => Error::Unreachable {
                 item,
                 endpoint: format!("the secrets extension at 127.0.0.1:{}", self.config.port),
                 waited,
                 attempts,
                 reason,
+                cause: Some(cause),
             },
         }
     }
@@ -483,8 +489,8 @@ impl Retry {
             Retry::Throttled => "throttled",
             Retry::Server { .. } => "server error",
             Retry::TimedOut => "timed out",
-            Retry::Refused(_) => "connection refused",
-            Retry::Transport(_) => "transport error",
+            Retry::Refused(..) => "connection refused",
+            Retry::Transport(..) => "transport error",
         }
     }
 }
@@ -495,6 +501,7 @@ fn invalid(item: &Item, reason: &str) -> Error {
         item: item.clone(),
         via: SourceKind::Extension,
         reason: reason.to_owned(),
+        cause: None,
     }
 }
 
@@ -609,6 +616,51 @@ mod tests {
         assert_eq!(
             source().uri(&Request::Secret(request)),
             "http://127.0.0.1:2773/secretsmanager/get?secretId=a%26versionStage%3DAWSPREVIOUS%2Fb%2Bc%3Dd%40e%3Ff%23g%20h&versionStage=AWSCURRENT"
+        );
+    }
+
+    /// A refused connection is `Unreachable` with the transport error as its `source()`: the
+    /// chain reaches the OS's error, a clone keeps it, and the message still spells it out.
+    #[tokio::test]
+    async fn a_refused_connection_keeps_its_cause() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            listener.local_addr().expect("its address").port()
+        };
+        let source = ExtensionSource::new(ExtensionConfig {
+            port,
+            ..ExtensionConfig::default()
+        });
+        let request = Request::Secret(SecretRequest {
+            name: "s".into(),
+            version_stage: None,
+            version_id: None,
+            refresh_now: false,
+        });
+        let err = source
+            .fetch(&request, None, &Deadline::after(Duration::ZERO), false)
+            .await
+            .expect_err("nothing listens");
+        let Error::Unreachable {
+            reason,
+            cause: Some(cause),
+            ..
+        } = &err
+        else {
+            panic!("expected Unreachable with a cause, got {err:?}")
+        };
+        let first = std::error::Error::source(&err).expect("a source");
+        assert_eq!(first.to_string(), cause.to_string());
+        assert_eq!(super::super::error_chain(first), *reason);
+        assert!(err.to_string().ends_with(&format!("): {reason}")), "{err}");
+        let refused = std::iter::successors(Some(first), |e| e.source())
+            .find_map(|e| e.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind);
+        assert_eq!(refused, Some(std::io::ErrorKind::ConnectionRefused));
+        let copy = err.clone();
+        assert_eq!(
+            std::error::Error::source(&copy).map(ToString::to_string),
+            Some(first.to_string())
         );
     }
 

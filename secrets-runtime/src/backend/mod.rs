@@ -458,6 +458,14 @@ pub(crate) struct SecretRequest {
     pub(crate) refresh_now: bool,
 }
 
+/// A transport failure as an [`Error`] keeps it: its text with every cause (`reason`), and the
+/// error itself (`cause`).
+pub(crate) fn transport_error(
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> (String, crate::error::Cause) {
+    (error_chain(&err), std::sync::Arc::new(err))
+}
+
 /// An error and all its causes, `outer: inner: innermost`, for transport failures (whose
 /// texts name hosts and reasons, never a secret value).
 pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {

@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 
 use super::{Request, SecretRequest, error_chain, traced};
 use crate::document::SecretPayload;
-use crate::error::ErrorCode;
+use crate::error::{Cause, ErrorCode};
 use crate::{Error, Item, SourceKind};
 
 /// The longest one SDK call may take, retries included.
@@ -303,33 +303,90 @@ impl BatchCall {
     pub(super) async fn send<T, E>(
         &self,
         send: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    ) -> Result<T, CallFailure<E>> {
+    ) -> Result<T, CallFailure>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
         let result = send.instrument(self.span.clone()).await;
         let waited = self.started.elapsed();
         self.span.record("latency_ms", waited.as_secs_f64() * 1e3);
-        result.map_err(|err| CallFailure { err, waited })
+        result.map_err(|err| CallFailure::new(err, waited))
     }
 }
 
-/// A batch call that failed as a whole.
-pub(super) struct CallFailure<E> {
-    err: SdkError<E, HttpResponse>,
+/// A failed SDK call (any AWS SDK: the error types are shared), read once: the error for any
+/// item it was about. It keeps no response: a body is never part of an error.
+pub(super) struct CallFailure {
+    kind: Failure,
     /// How long the call had taken.
     waited: Duration,
 }
 
-impl<E> CallFailure<E>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
+/// What a [`CallFailure`] was.
+enum Failure {
+    /// The service answered with an error: its HTTP status, its code (when readable) and its
+    /// message.
+    Service {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// The call timed out.
+    TimedOut,
+    /// The request could not be sent (connection refused, reset, DNS): the text of the error
+    /// with its causes, and the error.
+    Dispatch {
+        reason: String,
+        cause: Option<Cause>,
+    },
+    /// The SDK could not build the request.
+    Construction { reason: String },
+    /// The answer could not be read (or any failure of a kind the SDK may add).
+    Response {
+        reason: String,
+        cause: Option<Cause>,
+    },
+}
+
+impl CallFailure {
+    /// Reads the SDK's error of a call that had taken `waited`.
+    pub(super) fn new<E>(err: SdkError<E, HttpResponse>, waited: Duration) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let kind = match &err {
+            SdkError::ServiceError(service) => Some(Failure::Service {
+                status: service.raw().status().as_u16(),
+                code: service.err().code().map(str::to_owned),
+                message: service.err().message().unwrap_or_default().to_owned(),
+            }),
+            SdkError::TimeoutError(_) => Some(Failure::TimedOut),
+            SdkError::ConstructionFailure(_) => Some(Failure::Construction {
+                reason: error_chain(&err),
+            }),
+            _ => None,
+        };
+        let kind = kind.unwrap_or_else(|| {
+            let reason = error_chain(&err);
+            let dispatch = matches!(err, SdkError::DispatchFailure(_));
+            // The error under the SDK's own layer (`dispatch failure`, `response error`),
+            // without the raw response that a `ResponseError` holds.
+            let cause = err.into_source().ok().map(Cause::from);
+            if dispatch {
+                Failure::Dispatch { reason, cause }
+            } else {
+                Failure::Response { reason, cause }
+            }
+        });
+        Self { kind, waited }
+    }
+
     /// Whether the service denied the call (`AccessDenied`): the role may still read the items
     /// one by one.
     pub(super) fn denied(&self) -> bool {
         matches!(
-            &self.err,
-            SdkError::ServiceError(service)
-                if ErrorCode::of(service.err().code().unwrap_or_default())
-                    == ErrorCode::AccessDenied
+            &self.kind,
+            Failure::Service { code: Some(code), .. } if ErrorCode::of(code) == ErrorCode::AccessDenied
         )
     }
 
@@ -338,9 +395,72 @@ where
         &self,
         items: impl Iterator<Item = Item>,
     ) -> Vec<Result<SecretPayload, Error>> {
-        items
-            .map(|item| Err(map_error(item, &self.err, self.waited)))
-            .collect()
+        items.map(|item| Err(self.error(item))).collect()
+    }
+
+    /// The error for `item`.
+    pub(super) fn error(&self, item: Item) -> Error {
+        let via = SourceKind::Sdk;
+        match &self.kind {
+            Failure::Service {
+                status,
+                code: Some(code),
+                message,
+            } => ErrorCode::of(code).into_error(
+                item,
+                via,
+                Some(*status),
+                code.clone(),
+                message.clone(),
+            ),
+            // No readable error code (a proxy, or an endpoint answering with XML or nothing):
+            // the status decides; 403 says access was refused.
+            Failure::Service {
+                status: 403,
+                code: None,
+                ..
+            } => Error::AccessDenied {
+                item,
+                via,
+                message: "HTTP 403 without an AWS error code".into(),
+            },
+            Failure::Service {
+                status,
+                code: None,
+                message,
+            } => Error::Service {
+                item,
+                via,
+                status: Some(*status),
+                code: format!("HTTP {status}"),
+                message: message.clone(),
+            },
+            Failure::TimedOut => Error::TimedOut {
+                item,
+                via,
+                after: self.waited,
+            },
+            Failure::Dispatch { reason, cause } => Error::Unreachable {
+                endpoint: match &item {
+                    Item::Secret(_) => "Secrets Manager through the AWS SDK".into(),
+                    Item::Parameter(_) => "Parameter Store through the AWS SDK".into(),
+                },
+                item,
+                waited: self.waited,
+                attempts: 1,
+                reason: reason.clone(),
+                cause: cause.clone(),
+            },
+            Failure::Construction { reason } => Error::Config(format!(
+                "the AWS SDK could not build the request for {item}: {reason}"
+            )),
+            Failure::Response { reason, cause } => Error::InvalidResponse {
+                item,
+                via,
+                reason: reason.clone(),
+                cause: cause.clone(),
+            },
+        }
     }
 }
 
@@ -353,64 +473,46 @@ pub(crate) fn timed_out(item: Item, after: Duration) -> Error {
     }
 }
 
-/// The error for a failed SDK call about `item` (any AWS SDK: the error types are shared).
-pub(crate) fn map_error<E>(item: Item, err: &SdkError<E, HttpResponse>, waited: Duration) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let via = SourceKind::Sdk;
-    match err {
-        SdkError::ServiceError(service) => {
-            let inner = service.err();
-            let status = service.raw().status().as_u16();
-            let message = inner.message().unwrap_or_default().to_owned();
-            match inner.code() {
-                Some(code) => ErrorCode::of(code).into_error(
-                    item,
-                    via,
-                    Some(status),
-                    code.to_owned(),
-                    message,
-                ),
-                // No readable error code (a proxy, or an endpoint answering with XML or
-                // nothing): the status decides; 403 says access was refused.
-                None if status == 403 => Error::AccessDenied {
-                    item,
-                    via,
-                    message: "HTTP 403 without an AWS error code".into(),
-                },
-                None => Error::Service {
-                    item,
-                    via,
-                    status: Some(status),
-                    code: format!("HTTP {status}"),
-                    message,
-                },
-            }
-        }
-        SdkError::TimeoutError(_) => Error::TimedOut {
-            item,
-            via,
-            after: waited,
-        },
-        SdkError::DispatchFailure(_) => Error::Unreachable {
-            endpoint: match &item {
-                Item::Secret(_) => "Secrets Manager through the AWS SDK".into(),
-                Item::Parameter(_) => "Parameter Store through the AWS SDK".into(),
-            },
-            item,
-            waited,
-            attempts: 1,
-            reason: error_chain(err),
-        },
-        SdkError::ConstructionFailure(_) => Error::Config(format!(
-            "the AWS SDK could not build the request for {item}: {}",
-            error_chain(err)
-        )),
-        _ => Error::InvalidResponse {
-            item,
-            via,
-            reason: error_chain(err),
-        },
+#[cfg(test)]
+mod tests {
+    use aws_sdk_secretsmanager::error::ConnectorError;
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+
+    use super::*;
+
+    /// A call that could not be sent is `Unreachable` with the connector's error as its
+    /// `source()`, down to the OS's; the message is the SDK's whole chain, as before.
+    #[test]
+    fn a_dispatch_failure_keeps_its_cause() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err: SdkError<GetSecretValueError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(refused)));
+        let err = CallFailure::new(err, Duration::from_millis(5)).error(Item::secret("s"));
+        assert!(
+            matches!(&err, Error::Unreachable { cause: Some(_), .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "could not reach Secrets Manager through the AWS SDK for secret `s` after 5ms \
+             (1 attempts): dispatch failure: io error: connection refused"
+        );
+        let first = std::error::Error::source(&err).expect("a source");
+        assert_eq!(first.to_string(), "io error");
+        let kinds: Vec<_> = std::iter::successors(Some(first), |e| e.source())
+            .filter_map(|e| e.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind)
+            .collect();
+        assert_eq!(kinds, [std::io::ErrorKind::ConnectionRefused]);
+    }
+
+    /// Errors that are not transport errors have no cause: a timeout, a service's answer.
+    #[test]
+    fn other_failures_have_no_source() {
+        let timeout: SdkError<GetSecretValueError, HttpResponse> =
+            SdkError::timeout_error("too slow");
+        let err = CallFailure::new(timeout, Duration::from_secs(4)).error(Item::secret("s"));
+        assert!(matches!(&err, Error::TimedOut { .. }), "{err:?}");
+        assert!(std::error::Error::source(&err).is_none());
     }
 }

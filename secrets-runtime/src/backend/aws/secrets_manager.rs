@@ -6,7 +6,7 @@ use std::time::Instant;
 use aws_sdk_secretsmanager::types::SecretValueEntry;
 use secrecy::zeroize::Zeroizing;
 
-use super::{BatchCall, SdkSource, Unclaimed, Wipe, map_error};
+use super::{BatchCall, CallFailure, SdkSource, Unclaimed, Wipe};
 use crate::backend::{Request, SecretRequest, traced};
 use crate::document::{RawValue, SecretPayload};
 use crate::error::ErrorCode;
@@ -127,7 +127,7 @@ impl SdkSource {
         let item = || Item::secret(&request.name);
         let output = send
             .await
-            .map_err(|err| map_error(item(), &err, started.elapsed()))?;
+            .map_err(|err| CallFailure::new(err, started.elapsed()).error(item()))?;
         let version_id = output.version_id().map(str::to_owned);
         payload(
             item(),
@@ -170,6 +170,7 @@ fn payload(
             item,
             via: SourceKind::Sdk,
             reason: "neither `SecretString` nor `SecretBinary` is present".into(),
+            cause: None,
         });
     };
     Ok(SecretPayload {

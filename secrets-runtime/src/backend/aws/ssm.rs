@@ -78,6 +78,7 @@ async fn get_parameters_call(
                 item,
                 via: SourceKind::Sdk,
                 reason: "GetParameters returned neither the parameter nor it as invalid".into(),
+                cause: None,
             })
         })
         .collect();
@@ -109,6 +110,7 @@ fn payload(item: Item, parameter: Parameter) -> Result<SecretPayload, Error> {
             item,
             via: SourceKind::Sdk,
             reason: "the parameter has no `Value`".into(),
+            cause: None,
         });
     };
     Ok(SecretPayload {
