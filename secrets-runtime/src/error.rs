@@ -223,6 +223,12 @@ pub enum Error {
     #[error("{0}")]
     Aborted(String),
 
+    /// A bug in this crate (or in the code its derive generated): something it relies on did
+    /// not hold, say a source a field reads that the load did not fetch. Not transient: the
+    /// same load would meet the same bug. Please report it, with the message.
+    #[error("internal error: {0} (a bug in secrets-runtime; please report it)")]
+    Internal(String),
+
     /// Reading a local secret file failed.
     #[error("could not read local secrets from `{path}`: {reason}")]
     Local {
@@ -235,8 +241,9 @@ pub enum Error {
 
 impl Error {
     /// Whether trying again later may succeed: throttling, time-outs, an extension that is not
-    /// ready or not reachable, and service-side failures. Not-found, access denied and decoding
-    /// errors are permanent until someone changes the secret or the configuration.
+    /// ready or not reachable, service-side failures, and loads that did not complete
+    /// ([`Error::Aborted`]). Not-found, access denied, decoding, configuration and internal
+    /// errors are permanent until someone changes the secret, the configuration or the code.
     ///
     /// ```
     /// use secrets_runtime::{Error, Item, SourceKind};

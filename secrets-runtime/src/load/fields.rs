@@ -335,6 +335,8 @@ pub(crate) fn decode<T: crate::FromSecret>(documents: &Documents) -> Result<T, E
         let item = documents
             .first_item()
             .map_or_else(|| "no source".to_owned(), ToString::to_string);
-        Error::Config(format!("internal error: {item} decoded incompletely"))
+        Error::Internal(format!(
+            "{item} decoded incompletely: no field reported an error, yet the struct was not built"
+        ))
     })
 }

@@ -102,3 +102,92 @@ fn fingerprint(payloads: &[Option<SecretPayload>]) -> u64 {
 pub(crate) async fn fetch_value<T: FromSecret>(provider: &Provider) -> Result<T, Error> {
     fetch::<T>(provider, false).await?.decode()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::__private::{Cache, Fields, Origin, Origins, SecretSpec};
+    use crate::Source;
+
+    /// A provider whose secret `app` is an empty JSON object.
+    fn provider() -> Provider {
+        Provider::builder()
+            .source(Source::Local)
+            .var("SECRETS_LOCAL_APP", "{}")
+            .build()
+    }
+
+    /// The spec of both test structs: the secret `app`.
+    const SPEC: SecretSpec = SecretSpec {
+        name: "app",
+        ttl: Duration::from_secs(300),
+        ..SecretSpec::DEFAULT
+    };
+
+    /// What a broken derive might generate: no value, and no error either.
+    struct Incomplete;
+
+    impl FromSecret for Incomplete {
+        const SPEC: SecretSpec = SPEC;
+
+        fn read_fields(_: &mut Fields<'_>) -> Option<Self> {
+            None
+        }
+
+        fn origins(origins: &mut Origins) {
+            origins.add(Origin::Container);
+        }
+
+        fn cache() -> &'static Cache<Self> {
+            unreachable!("only fetched")
+        }
+    }
+
+    /// What a broken derive might generate: a field of a source it does not list.
+    struct Unlisted;
+
+    impl FromSecret for Unlisted {
+        const SPEC: SecretSpec = SPEC;
+
+        fn read_fields(fields: &mut Fields<'_>) -> Option<Self> {
+            fields.binary(Origin::Secret("elsewhere")).map(|_| Unlisted)
+        }
+
+        fn origins(origins: &mut Origins) {
+            origins.add(Origin::Container);
+        }
+
+        fn cache() -> &'static Cache<Self> {
+            unreachable!("only fetched")
+        }
+    }
+
+    /// A struct that is not built, though no field failed, is a bug, not a setting.
+    #[tokio::test]
+    async fn a_struct_not_built_without_a_field_error_is_an_internal_error() {
+        let err = Incomplete::fetch(&provider())
+            .await
+            .err()
+            .expect("no value");
+        assert!(
+            matches!(&err, Error::Internal(message) if message.contains("secret `app` decoded incompletely")),
+            "{err:?}"
+        );
+        assert!(!err.is_transient());
+        assert!(err.to_string().starts_with("internal error: "), "{err}");
+    }
+
+    /// A field of a source that the struct does not list (so the load did not fetch it) is a
+    /// bug, not a setting.
+    #[tokio::test]
+    async fn a_field_of_a_source_not_fetched_is_an_internal_error() {
+        let err = Unlisted::fetch(&provider()).await.err().expect("no value");
+        assert!(
+            matches!(&err, Error::Internal(message) if message.contains("was read but not fetched")),
+            "{err:?}"
+        );
+        assert!(!err.is_transient());
+    }
+}

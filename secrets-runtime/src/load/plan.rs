@@ -120,13 +120,13 @@ pub(crate) struct Documents {
 }
 
 impl Documents {
-    /// The item and document of `source` (`Err` if the plan lacks it, which only a derive bug
-    /// could cause).
+    /// The item and document of `source` ([`Error::Internal`] if the plan lacks it, which only
+    /// a derive bug could cause).
     pub(crate) fn get(&self, source: Origin) -> Result<(&Item, Option<&Document>), Error> {
         match self.sources.iter().find(|(s, _)| *s == source) {
             Some(&(_, index)) => Ok((&self.items[index], self.documents[index].as_ref())),
-            None => Err(Error::Config(format!(
-                "internal error: {source:?} was read but not fetched"
+            None => Err(Error::Internal(format!(
+                "{source:?} was read but not fetched"
             ))),
         }
     }

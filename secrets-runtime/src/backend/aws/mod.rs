@@ -153,8 +153,8 @@ impl SdkSource {
             .zip(requests)
             .map(|(result, request)| {
                 result.unwrap_or_else(|| {
-                    Err(Error::Config(format!(
-                        "internal error: {} was not fetched",
+                    Err(Error::Internal(format!(
+                        "{} was not fetched",
                         request.item()
                     )))
                 })
