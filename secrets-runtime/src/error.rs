@@ -218,8 +218,11 @@ pub enum Error {
     #[error("secrets configuration: {0}")]
     Config(String),
 
-    /// A load did not complete: it panicked, or its tokio runtime shut down under it. The next
-    /// load tries again (after a panic, once the backoff that follows any failure is over).
+    /// A load did not complete: it panicked, its tokio runtime shut down under it, or the value
+    /// it fetched was dropped because callers had given up on its fetch (its runtime was not
+    /// driven). The next load tries again (after a panic, once the backoff that follows any
+    /// failure is over). Only that: a load that fails for another reason, or past `max_stale`,
+    /// returns that failure itself.
     #[error("{0}")]
     Aborted(String),
 

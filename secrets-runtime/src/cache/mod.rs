@@ -116,24 +116,35 @@ struct State<T: 'static> {
     fetch_numbers: u64,
     /// When the last successful fetch started.
     fetched_at: Option<Instant>,
-    /// No fetch before this (but a forced one), after a failure.
-    retry_at: Option<Instant>,
+    /// The wait after a failure.
+    backoff: Option<Backoff>,
     failures_in_a_row: u32,
-    last_error: Option<Error>,
     /// The number of the newest fetch that stored its result: an older one that ends later
     /// (it was given up on, see `Cache::join`) does not overwrite it.
     stored: Option<u64>,
     /// The newest fetch that a caller gave up on: its failure is not recorded either.
     given_up: Option<u64>,
-    /// When the last forced fetch ended, and whether it failed.
-    forced: Option<(Instant, bool)>,
+    /// When the last forced fetch ended, and how: what a forced refresh within the struct's
+    /// `refresh_window` after it gets.
+    forced: Option<(Instant, Result<(), Error>)>,
     timer: Timer,
 }
 
+/// The wait that failures call for: no fetch (but a forced one) before `until`.
+struct Backoff {
+    /// When the wait ends.
+    until: Instant,
+    /// The failure that started the wait: what callers get meanwhile.
+    error: Error,
+}
+
 impl<T> State<T> {
-    /// Whether failures call for waiting before the next (unforced) fetch.
-    fn backing_off(&self, now: Instant) -> bool {
-        self.retry_at.is_some_and(|at| now < at)
+    /// The failure that calls for waiting before the next (unforced) fetch, if any.
+    fn backing_off(&self, now: Instant) -> Option<&Error> {
+        self.backoff
+            .as_ref()
+            .filter(|backoff| now < backoff.until)
+            .map(|backoff| &backoff.error)
     }
 }
 
@@ -190,9 +201,8 @@ impl<T: Send + Sync + 'static> Cache<T> {
                 in_flight: None,
                 fetch_numbers: 0,
                 fetched_at: None,
-                retry_at: None,
+                backoff: None,
                 failures_in_a_row: 0,
-                last_error: None,
                 stored: None,
                 given_up: None,
                 forced: None,
@@ -272,9 +282,8 @@ impl<T: FromSecret> Cache<T> {
                 return Ok(Snapshot::new(self, guard.counted()));
             }
             self.due.store(true, Ordering::Relaxed);
-            if self.backing_off(now) {
-                // The last value, while it may still be served.
-                return self.serve_stale(guard, now, None);
+            if let Some(served) = self.while_backing_off(guard, now) {
+                return served;
             }
         }
         let refreshed = self.refresh(Refresh::IfDue, loader.as_ref()).await;
@@ -284,8 +293,11 @@ impl<T: FromSecret> Cache<T> {
         match refreshed {
             Ok(()) => self.current_snapshot(),
             Err(err) => match self.read() {
-                None => Err(err),
-                Some(guard) => self.serve_stale(guard, Instant::now(), Some(err)),
+                // The last good value, while it may still be served.
+                Some(guard) if !self.too_stale(Instant::now()) => {
+                    Ok(Snapshot::new(self, guard.counted()))
+                }
+                _ => Err(err),
             },
         }
     }
@@ -308,7 +320,7 @@ impl<T: FromSecret> Cache<T> {
             if state.fixed {
                 return Err(another_provider::<T>());
             }
-            state.retry_at = None;
+            state.backoff = None;
             state.failures_in_a_row = 0;
             state.loader = Some(Arc::clone(loader));
             Ok(())
@@ -326,29 +338,41 @@ impl<T: FromSecret> Cache<T> {
         })
     }
 
-    fn backing_off(&self, now: Instant) -> bool {
-        self.with_state(|state| state.backing_off(now))
-    }
-
     /// The current value after a successful fetch.
     fn current_snapshot(&'static self) -> Result<Snapshot<T>, Error> {
         self.read()
             .map(|guard| Snapshot::new(self, guard.counted()))
-            .ok_or_else(|| aborted::<T>("no value after a successful fetch"))
+            .ok_or_else(|| {
+                aborted::<T>(
+                    "the value its fetch brought was dropped, as callers had given up on that \
+                     fetch",
+                )
+            })
     }
 
-    /// The last good value after failed refreshes, unless it is too stale to serve.
-    fn serve_stale(
+    /// While failures call for waiting, no fetch: the expired value `guard` while it may still
+    /// be served, else the failure that started the wait. `None` if no wait is on.
+    fn while_backing_off(
         &'static self,
         guard: Guard<Entry<T>>,
         now: Instant,
-        err: Option<Error>,
-    ) -> Result<Snapshot<T>, Error> {
-        if now > self.expires_at() + T::SPEC.max_stale {
-            let err = err.or_else(|| self.with_state(|state| state.last_error.clone()));
-            return Err(err.unwrap_or_else(|| Error::Aborted("the cached value is stale".into())));
-        }
-        Ok(Snapshot::new(self, guard.counted()))
+    ) -> Option<Result<Snapshot<T>, Error>> {
+        let too_stale = self.too_stale(now);
+        self.with_state(|state| {
+            let failure = state.backing_off(now)?;
+            // Cloned only when returned: serving the value allocates nothing.
+            Some(too_stale.then(|| failure.clone()))
+        })
+        .map(|failure| match failure {
+            Some(failure) => Err(failure),
+            None => Ok(Snapshot::new(self, guard.counted())),
+        })
+    }
+
+    /// Whether the current value is past `max_stale` after its expiry at `now`: `load()` no
+    /// longer serves it.
+    fn too_stale(&self, now: Instant) -> bool {
+        now > self.expires_at() + T::SPEC.max_stale
     }
 
     /// Fetches now, sharing a running fetch, and returns the new value. A forced refresh right
@@ -398,7 +422,7 @@ impl<T: FromSecret> Cache<T> {
         let reset = ResetOnDrop(&self.refresh_spawned);
         runtime.spawn(async move {
             let _reset = reset;
-            if let Some(at) = self.with_state(|state| state.retry_at) {
+            if let Some(at) = self.with_state(|state| state.backoff.as_ref().map(|b| b.until)) {
                 tokio::time::sleep_until(at).await;
             }
             // Errors are logged by the fetch; the last good value keeps serving.
@@ -554,11 +578,10 @@ impl<T: FromSecret> Cache<T> {
         let now = Instant::now();
         // Checked under the lock: a caller that saw the backoff over just before a fetch failed
         // must not start another at once.
-        if mode != Refresh::Forced && state.backing_off(now) {
-            let err = state.last_error.clone();
-            return Some(Step::Done(Err(
-                err.unwrap_or_else(|| aborted::<T>("backing off after a failure"))
-            )));
+        if mode != Refresh::Forced
+            && let Some(err) = state.backing_off(now)
+        {
+            return Some(Step::Done(Err(err.clone())));
         }
         if self.current.is_empty() {
             return None;
@@ -573,16 +596,9 @@ impl<T: FromSecret> Cache<T> {
                     Step::Done(Ok(()))
                 })
             }
-            Refresh::Forced => match state.forced {
-                Some((at, failed)) if now < at + T::SPEC.refresh_window => {
-                    Some(Step::Done(if failed {
-                        Err(state
-                            .last_error
-                            .clone()
-                            .unwrap_or_else(|| aborted::<T>("the last forced refresh failed")))
-                    } else {
-                        Ok(())
-                    }))
+            Refresh::Forced => match &state.forced {
+                Some((at, result)) if now < *at + T::SPEC.refresh_window => {
+                    Some(Step::Done(result.clone()))
                 }
                 _ => None,
             },
@@ -647,13 +663,13 @@ impl<T: FromSecret> Cache<T> {
             }
             state.stored = Some(number);
             if forced {
-                state.forced = Some((now, false));
+                state.forced = Some((now, Ok(())));
             }
             state.fetched_at = Some(started);
             // The value came through this loader: it is the struct's from now on.
             state.loader = Some(loader);
             state.fixed = true;
-            state.retry_at = None;
+            state.backoff = None;
             state.failures_in_a_row = 0;
             Some(state.timer.retire())
         });
@@ -716,7 +732,7 @@ impl<T: FromSecret> Cache<T> {
         self.counters.failures.fetch_add(1, Ordering::Relaxed);
         let wait = self.with_state(|state| {
             if forced {
-                state.forced = Some((now, true));
+                state.forced = Some((now, Err(err.clone())));
             }
             let limit = if first { MAX_COLD_RETRY } else { MAX_RETRY };
             let wait = jitter::shorten_by_up_to_half(backoff(
@@ -724,8 +740,10 @@ impl<T: FromSecret> Cache<T> {
                 T::SPEC.ttl.min(limit),
             ));
             state.failures_in_a_row = state.failures_in_a_row.saturating_add(1);
-            state.retry_at = Some(now + wait);
-            state.last_error = Some(err.clone());
+            state.backoff = Some(Backoff {
+                until: now + wait,
+                error: err.clone(),
+            });
             wait
         });
         tracing::warn!(

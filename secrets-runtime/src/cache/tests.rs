@@ -4,6 +4,7 @@ use std::sync::atomic::AtomicU64;
 
 use super::*;
 use crate::__private::{Fields, Origins, SecretSpec};
+use crate::Item;
 use crate::load::Fetched;
 
 /// A struct whose cache the tests drive; each test uses a cache of its own.
@@ -37,7 +38,8 @@ impl FromSecret for Config {
 }
 
 /// Answers fetch `n` (from 0) with `answer(n)`: a serial (also the fingerprint), or an error.
-/// Each fetch takes a second of the (paused) clock, so concurrent callers overlap.
+/// Each fetch takes a second of the (paused) clock, so concurrent callers overlap. Decoding
+/// serial [`PANICS`] panics.
 struct Fake {
     fetches: AtomicU64,
     answer: Box<dyn Fn(u64) -> Result<u64, Error> + Send + Sync>,
@@ -50,6 +52,7 @@ impl Load<Config> for Fake {
             tokio::time::sleep(Duration::from_secs(1)).await;
             answer.map(|serial| {
                 Fetched::new(serial, SourceKind::Local, None, move || {
+                    assert_ne!(serial, PANICS, "decoding panicked");
                     Ok(Config { serial })
                 })
             })
@@ -79,8 +82,24 @@ impl Fake {
     }
 }
 
+/// The serial whose decoding panics.
+const PANICS: u64 = u64::MAX;
+
+/// The fake source's failure: a transient one.
 fn down() -> Error {
-    Error::Aborted("the fake source is down".into())
+    Error::Unreachable {
+        item: Item::secret("config"),
+        endpoint: "the fake source".into(),
+        waited: Duration::ZERO,
+        attempts: 1,
+        reason: "it is down".into(),
+        cause: None,
+    }
+}
+
+/// Whether `err` is the fake source's failure itself (not a stand-in for it).
+fn is_down(err: &Error) -> bool {
+    matches!(err, Error::Unreachable { endpoint, .. } if endpoint == "the fake source")
 }
 
 #[test]
@@ -137,7 +156,8 @@ async fn a_failed_cold_load_backs_off_before_fetching_again() {
     assert_eq!(loader.fetches(), 1);
     // Within the backoff (at least half of 1 s), callers get the last error without a fetch.
     for _ in 0..5 {
-        assert!(cache.load(None).await.is_err());
+        let err = cache.load(None).await.err().expect("backing off");
+        assert!(is_down(&err), "{err:?}");
     }
     assert_eq!(loader.fetches(), 1);
     // After it (at most 1 s), the next load fetches; the next wait is up to 2 s.
@@ -162,7 +182,7 @@ async fn backoff_waits_are_jittered_so_a_fleet_does_not_retry_in_step() {
         let failed_at = Instant::now() + Duration::from_secs(1);
         assert!(cache.load(None).await.is_err());
         let retry_at = cache
-            .with_state(|state| state.retry_at)
+            .with_state(|state| state.backoff.as_ref().map(|backoff| backoff.until))
             .expect("backing off");
         waits.push(retry_at - failed_at);
     }
@@ -186,9 +206,54 @@ async fn a_failing_refresh_serves_the_last_value_until_max_stale() {
     assert!(!Snapshot::is_stale(&stale));
     drop(stale);
     tokio::time::advance(MAX_STALE).await;
-    assert!(cache.load(None).await.is_err(), "too stale to serve");
+    // Too stale to serve: the failure of the refresh it waited for, then, during the backoff
+    // that follows, that same failure without a fetch.
+    let err = cache.load(None).await.err().expect("too stale to serve");
+    assert!(is_down(&err), "{err:?}");
+    let fetches = loader.fetches();
+    let err = cache.load(None).await.err().expect("still too stale");
+    assert!(is_down(&err), "{err:?}");
+    assert_eq!(loader.fetches(), fetches, "no fetch during the backoff");
     assert_eq!(cache.try_get().expect("get still serves").serial, 0);
     assert!(loader.fetches() >= 2);
+}
+
+/// Within the refresh window, a forced refresh gets the failure of the forced fetch before it,
+/// without fetching.
+#[tokio::test(start_paused = true)]
+async fn a_forced_refresh_within_the_window_after_a_failed_one_gets_its_failure() {
+    let (cache, loader) = fake(|n| if n == 0 { Ok(0) } else { Err(down()) });
+    cache.load(None).await.expect("loads");
+    let err = cache.refresh_now(None).await.err().expect("fails");
+    assert!(is_down(&err), "{err:?}");
+    let again = cache
+        .refresh_now(None)
+        .await
+        .err()
+        .expect("within the window");
+    assert!(is_down(&again), "{again:?}");
+    assert_eq!(
+        loader.fetches(),
+        2,
+        "the second forced refresh reused the first"
+    );
+    assert_eq!(cache.try_get().expect("the last good value").serial, 0);
+}
+
+/// A fetch whose decoding panics is `Aborted` (transient), and the next fetch works.
+#[tokio::test(start_paused = true)]
+async fn a_panicking_fetch_is_aborted_and_poisons_nothing() {
+    let (cache, loader) = fake(|n| Ok(if n == 0 { PANICS } else { n }));
+    let err = cache.load(None).await.err().expect("it panicked");
+    assert!(
+        matches!(&err, Error::Aborted(message) if message.contains("panicked")),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    // After the backoff that follows any failure, the next load fetches again.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(cache.load(None).await.expect("recovers").serial, 1);
+    assert_eq!(loader.fetches(), 2);
 }
 
 #[tokio::test(start_paused = true)]
