@@ -5,20 +5,11 @@
 
 use std::sync::Arc;
 
-use secrets_runtime::{ExposeSecret, FromSecret, Provider, SecretString, Source};
+use secrets_runtime::{ExposeSecret, FromSecret, Provider, Source};
 
-/// The config of the `jay` function; `STAGE` (default `dev`) picks the secret.
-#[derive(Debug, FromSecret)]
-#[secret(name = "{STAGE:-dev}/lambda/jay", ttl = "5m")]
-struct Jay {
-    db_host: String,
-    #[secret(key = "db_port")]
-    port: u16,
-    #[secret(default)]
-    debug: bool,
-    max_connections: Option<u32>,
-    api_key: SecretString,
-}
+mod jay;
+
+use jay::Jay;
 
 #[tokio::main]
 async fn main() -> Result<(), secrets_runtime::Error> {

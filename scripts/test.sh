@@ -187,6 +187,8 @@ export SECRETS_TEST_LAMBDA_BIN="$work/bin/lambda"
 export SECRETS_TEST_LAMBDA_BIN_NO_SDK="$work/bin/lambda-no-sdk"
 
 export SECRETS_TEST_MOTO_URL="$AWS_ENDPOINT_URL"
+# The Python of the moto venv (boto3), for tests that set up IAM users (tests/support/iam_user.py).
+export SECRETS_TEST_PYTHON="$venv/bin/python"
 export SECRETS_TEST_AGENT_PORT="$agent_port"
 export SECRETS_TEST_AGENT_BIN="$agent_bin"
 

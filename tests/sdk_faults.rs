@@ -80,7 +80,7 @@ async fn service_errors_map_to_the_same_variants_as_the_extension() {
                     .to_string()
                     .contains("secretsmanager:GetSecretValue on resource: test/lambda/jay")
                     && e.to_string().ends_with(
-                        r#""Resource": "arn:aws:secretsmanager:*:*:secret:test/lambda/jay-*"}"#,
+                        r#""Resource": "arn:aws:secretsmanager:*:*:secret:test/lambda/jay-??????"}"#,
                     )
             },
         ),

@@ -55,6 +55,7 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
     });
     let idents = input.fields.iter().map(|f| f.ident);
     let origins = origins(input);
+    let field_specs = field_specs(input);
     let allow = allow_deprecated(input.allows_deprecated);
     quote! {
         #[automatically_derived]
@@ -73,6 +74,10 @@ fn impl_from_secret(input: &Input<'_>) -> TokenStream {
 
             fn origins(__origins: &mut #private::Origins) {
                 #origins
+            }
+
+            fn field_specs(__specs: &mut #private::FieldSpecs) {
+                #field_specs
             }
 
             #[inline]
@@ -156,6 +161,50 @@ fn origins(input: &Input<'_>) -> TokenStream {
         seen.push(origin);
         let origin = origin_tokens(&private, origin);
         out.extend(quote!(__origins.add(#origin);));
+    }
+    out
+}
+
+/// The body of `field_specs`: each field read, as the deploy tools see it (its origin, key,
+/// type and whether it may be absent); a flattened struct adds its own.
+fn field_specs(input: &Input<'_>) -> TokenStream {
+    let krate = krate(input, Span::call_site());
+    let private = quote!(#krate::__private);
+    let specs_arg = local("__specs");
+    let mut out = TokenStream::new();
+    for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
+        let attrs = &field.attrs;
+        if attrs.flatten.is_some() {
+            let ty = field.ty;
+            out.extend(allow_deprecated(field.allows_deprecated));
+            out.extend(
+                quote_spanned!(ty.span()=> <#ty as #krate::FromSecret>::field_specs(#specs_arg);),
+            );
+            continue;
+        }
+        let origin = origin_tokens(&private, field.origin());
+        let key = if field.reads_whole_value() {
+            quote!(#private::None)
+        } else {
+            let key = field.key(input.attrs.rename_all);
+            quote!(#private::Some(#key))
+        };
+        let expected = type_name(field.value_ty());
+        let optional = field.option_of.is_some();
+        let default = attrs.default.is_some() || attrs.default_with.is_some();
+        let json = attrs.json.is_some();
+        let binary = attrs.binary.is_some();
+        out.extend(quote! {
+            __specs.add(#private::FieldSpec {
+                origin: #origin,
+                key: #key,
+                expected: #expected,
+                optional: #optional,
+                default: #default,
+                json: #json,
+                binary: #binary,
+            });
+        });
     }
     out
 }
@@ -355,6 +404,9 @@ fn placeholder_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStre
                 ::core::unreachable!()
             }
             fn origins(_: &mut #private::Origins) {
+                ::core::unreachable!()
+            }
+            fn field_specs(_: &mut #private::FieldSpecs) {
                 ::core::unreachable!()
             }
             fn cache() -> &'static #private::Cache<Self> {

@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::iam::{Scope, Statement};
 use crate::item::{Item, SourceKind};
 
 /// Why a secret could not be loaded into a config struct.
@@ -62,7 +63,7 @@ pub enum Error {
     #[error(
         "{item} could not be decrypted (via {via}): {message}; with a customer managed \
          KMS key the role also needs: {}",
-        policy_statement("kms:Decrypt", "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID")
+        decrypt_statement()
     )]
     Decryption {
         /// The secret or parameter.
@@ -289,59 +290,28 @@ impl Error {
     /// };
     /// assert_eq!(
     ///     err.policy_statement().unwrap(),
-    ///     r#"{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:test/lambda/jay-*"}"#
+    ///     r#"{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:test/lambda/jay-??????"}"#
     /// );
     /// ```
     #[must_use]
     pub fn policy_statement(&self) -> Option<String> {
         match self {
-            Error::AccessDenied { item, .. } => Some(access_statement(item)),
-            Error::Decryption { .. } => Some(policy_statement(
-                "kms:Decrypt",
-                "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID",
-            )),
+            Error::AccessDenied { item, .. } => Some(access_statement(item).to_string()),
+            Error::Decryption { .. } => Some(decrypt_statement().to_string()),
             _ => None,
         }
     }
 }
 
-/// An IAM policy statement allowing `action` on `resource`.
-fn policy_statement(action: &str, resource: impl fmt::Display) -> String {
-    format!(r#"{{"Effect": "Allow", "Action": "{action}", "Resource": "{resource}"}}"#)
+/// The statement allowing the read of `item`, in any region and account (the deploy tools'
+/// policy document names them: `deploy::policy`).
+fn access_statement(item: &Item) -> Statement {
+    Statement::reading(item, Scope::ANY)
 }
 
-/// The statement allowing the read of `item`: `secretsmanager:GetSecretValue` on the secret
-/// (its ARN, or a pattern matching the name: Secrets Manager appends six random characters to
-/// a secret's ARN), or `ssm:GetParameter` and `ssm:GetParameters` on the parameter.
-fn access_statement(item: &Item) -> String {
-    match item {
-        Item::Secret(name) if name.starts_with("arn:") => {
-            policy_statement("secretsmanager:GetSecretValue", name)
-        }
-        Item::Secret(name) => policy_statement(
-            "secretsmanager:GetSecretValue",
-            format_args!("arn:aws:secretsmanager:*:*:secret:{name}-*"),
-        ),
-        Item::Parameter(name) => {
-            // A `:label` or `:version` selector is not part of the resource.
-            let path = match crate::item::parameter_selector(name) {
-                Some(selector) => &name[..name.len() - selector.len() - 1],
-                None => name.as_str(),
-            };
-            let resource = if path.starts_with("arn:") {
-                path.to_owned()
-            } else {
-                // `/app/x` is `parameter/app/x`; a name without a leading slash gets one.
-                format!(
-                    "arn:aws:ssm:*:*:parameter/{}",
-                    path.strip_prefix('/').unwrap_or(path)
-                )
-            };
-            format!(
-                r#"{{"Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"], "Resource": "{resource}"}}"#
-            )
-        }
-    }
+/// The statement allowing `kms:Decrypt` on a customer managed key, not known here.
+fn decrypt_statement() -> Statement {
+    Statement::decrypt("KEY_ID", Scope::ANY)
 }
 
 /// One field that could not be read from a secret.

@@ -36,8 +36,10 @@
 mod backend;
 mod cache;
 mod clock;
+pub mod deploy;
 mod document;
 mod error;
+mod iam;
 mod item;
 mod jitter;
 mod load;
@@ -96,6 +98,11 @@ pub trait FromSecret: Sized + Send + Sync + 'static {
     /// `#[secret(flatten)]` calls it for the nested struct.
     #[doc(hidden)]
     fn origins(origins: &mut __private::Origins);
+
+    /// Adds this struct's fields, as the deploy tools ([`deploy`]) see them, to `specs`.
+    /// `#[secret(flatten)]` calls it for the nested struct.
+    #[doc(hidden)]
+    fn field_specs(specs: &mut __private::FieldSpecs);
 
     #[doc(hidden)]
     fn cache() -> &'static __private::Cache<Self>;
@@ -201,7 +208,7 @@ fn not_loaded<T>() -> ! {
 pub mod __private {
     pub use crate::cache::Cache;
     pub use crate::load::fields::Fields;
-    pub use crate::spec::{Origin, Origins, SecretSpec};
+    pub use crate::spec::{FieldSpec, FieldSpecs, Origin, Origins, SecretSpec};
     pub use crate::value::{
         Decoder, ViaFallback, ViaFromStr, ViaSecretValue, decode_json, decode_json_str,
         decode_with, decode_with_str,

@@ -65,3 +65,38 @@ impl Origins {
         }
     }
 }
+
+/// One field as the derive declares it: what the deploy tools (`crate::deploy`) need to know
+/// about it. Skipped fields are not declared; a flattened struct declares its own fields.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// Where it reads from.
+    pub origin: Origin,
+    /// The JSON key it reads (after `rename_all` and `key`); `None` for the whole value.
+    pub key: Option<&'static str>,
+    /// The type it reads, as errors name it (`u16`, `Vec<String>`).
+    pub expected: &'static str,
+    /// An `Option`: the key may be absent or `null`.
+    pub optional: bool,
+    /// `default`: the key may be absent.
+    pub default: bool,
+    /// `json`: the value is JSON for a serde type.
+    pub json: bool,
+    /// `binary`: the whole binary value.
+    pub binary: bool,
+}
+
+/// The fields of a struct, in order, flattened structs' fields in their place.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct FieldSpecs {
+    pub(crate) fields: Vec<FieldSpec>,
+}
+
+impl FieldSpecs {
+    /// Adds a field.
+    pub fn add(&mut self, field: FieldSpec) {
+        self.fields.push(field);
+    }
+}

@@ -32,6 +32,8 @@ impl FromSecret for Config {
 
     fn origins(_: &mut Origins) {}
 
+    fn field_specs(_: &mut crate::__private::FieldSpecs) {}
+
     fn cache() -> &'static Cache<Self> {
         unreachable!("each test uses a cache of its own")
     }

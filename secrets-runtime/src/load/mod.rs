@@ -140,6 +140,8 @@ mod tests {
             origins.add(Origin::Container);
         }
 
+        fn field_specs(_: &mut crate::spec::FieldSpecs) {}
+
         fn cache() -> &'static Cache<Self> {
             unreachable!("only fetched")
         }
@@ -158,6 +160,8 @@ mod tests {
         fn origins(origins: &mut Origins) {
             origins.add(Origin::Container);
         }
+
+        fn field_specs(_: &mut crate::spec::FieldSpecs) {}
 
         fn cache() -> &'static Cache<Self> {
             unreachable!("only fetched")

@@ -51,6 +51,14 @@ impl Plan {
             .map(|&(_, index)| index)
     }
 
+    /// The item that `origin` resolved to, if the struct reads from it.
+    pub(crate) fn item_of(&self, origin: Origin) -> Option<Item> {
+        self.sources
+            .iter()
+            .find(|(o, _)| *o == origin)
+            .map(|&(_, index)| self.requests[index].item())
+    }
+
     /// The index of `request`, added unless an equal one is already planned.
     fn index_of(&mut self, request: Request) -> usize {
         if let Some(index) = self.requests.iter().position(|r| r.same_item(&request)) {

@@ -1,0 +1,101 @@
+//! The JSON skeleton of the secrets and parameters a struct reads: each value a placeholder
+//! naming its type.
+
+use serde_json::{Map, Value};
+
+use super::Described;
+use crate::spec::FieldSpec;
+use crate::{Error, Item, Provider};
+
+/// The skeleton of what `structs` read through `provider`'s variables, as one JSON object in
+/// the format of the local source's file: each secret by name, holding its keys (after
+/// `rename_all`, `key` and `flatten`), and the parameters under `"$parameters"`. Each value is
+/// a placeholder: `"<u16>"`, `"<bool, default>"`, `"<String, optional>"`, `"<Pool as JSON>"`.
+/// A secret read whole is one placeholder string. Fill it in and paste a secret's object into
+/// `aws secretsmanager create-secret --secret-string`, or use the whole file with
+/// `SECRETS_SOURCE=local`.
+///
+/// ```
+/// use secrets_runtime::deploy::{self, Described};
+/// use secrets_runtime::{FromSecret, Provider};
+///
+/// #[derive(FromSecret)]
+/// #[secret(name = "{STAGE}/app", rename_all = "camelCase")]
+/// struct App {
+///     db_host: String,
+///     #[secret(default)]
+///     db_port: u16,
+/// }
+///
+/// let dev = Provider::builder().var("STAGE", "dev").build();
+/// let skeleton = deploy::template(&[Described::of::<App>()], &dev).unwrap();
+/// assert_eq!(
+///     skeleton,
+///     "{\n  \"dev/app\": {\n    \"dbHost\": \"<String>\",\n    \"dbPort\": \"<u16, default>\"\n  }\n}\n"
+/// );
+/// ```
+///
+/// # Errors
+/// [`Error::MissingVar`] for a name template whose variable `provider` does not set.
+pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Error> {
+    let mut secrets = Map::new();
+    let mut parameters = Map::new();
+    let mut errors = Vec::new();
+    for described in structs {
+        let plan = match (described.plan)(provider) {
+            Ok(plan) => plan,
+            Err(err) => {
+                errors.push(err);
+                continue;
+            }
+        };
+        for field in &described.fields {
+            let Some(item) = plan.item_of(field.origin) else {
+                continue;
+            };
+            let placeholder = Value::String(placeholder(field));
+            match (item, field.key) {
+                (Item::Parameter(name), _) => {
+                    parameters.insert(name, placeholder);
+                }
+                (Item::Secret(name), Some(key)) => {
+                    let entry = secrets
+                        .entry(name)
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(object) = entry {
+                        object.insert(key.to_owned(), placeholder);
+                    }
+                }
+                (Item::Secret(name), None) => {
+                    secrets.insert(name, placeholder);
+                }
+            }
+        }
+    }
+    if let Some(err) = Error::from_list(errors) {
+        return Err(err);
+    }
+    if !parameters.is_empty() {
+        secrets.insert("$parameters".into(), Value::Object(parameters));
+    }
+    let mut text = serde_json::to_string_pretty(&Value::Object(secrets))
+        .map_err(|err| Error::Config(format!("internal error: the skeleton is not JSON: {err}")))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// `<type>`, with what may be left out: `<u16, optional>`, `<bool, default>`.
+fn placeholder(field: &FieldSpec) -> String {
+    let what = if field.binary {
+        "binary, base64".to_owned()
+    } else if field.json {
+        format!("{} as JSON", field.expected)
+    } else {
+        field.expected.to_owned()
+    };
+    match (field.optional, field.default) {
+        (true, _) => format!("<{what}, optional>"),
+        (false, true) => format!("<{what}, default>"),
+        (false, false) => format!("<{what}>"),
+    }
+}
