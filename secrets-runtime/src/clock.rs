@@ -78,6 +78,8 @@ async fn ticking<F: Future>(
 /// the process spent frozen, as its waits notice it.
 #[derive(Debug)]
 pub(crate) struct Deadline {
+    /// When it was set: what a load that gave up at it waited is counted from here.
+    started: Instant,
     state: Mutex<DeadlineState>,
 }
 
@@ -94,11 +96,17 @@ impl Deadline {
     pub(crate) fn after(budget: Duration) -> Self {
         let now = Instant::now();
         Self {
+            started: now,
             state: Mutex::new(DeadlineState {
                 at: far(now, budget),
                 counted_until: now,
             }),
         }
+    }
+
+    /// The time since it was set (wall clock, freezes included).
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// What is left of it.

@@ -209,7 +209,6 @@ impl ExtensionSource {
     ) -> Result<SecretPayload, Error> {
         let item = request.item();
         let uri = self.uri(request);
-        let started = tokio::time::Instant::now();
         let mut backoff = FIRST_BACKOFF;
         let mut attempts = 0u32;
         loop {
@@ -240,7 +239,9 @@ impl ExtensionSource {
             if (matches!(retry, Retry::Refused(..)) && !wait_for_listener)
                 || !deadline.pause(jitter::add_up_to_half(backoff)).await
             {
-                return Err(self.give_up(item, retry, started.elapsed(), attempts));
+                // Waited since the load's deadline was set, not since this request started
+                // (it may have waited for a connection): the deadline is what ran out.
+                return Err(self.give_up(item, retry, deadline.elapsed(), attempts));
             }
             tracing::debug!(
                 %item,
