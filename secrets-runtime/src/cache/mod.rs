@@ -189,6 +189,7 @@ struct Counters {
 impl<T: Send + Sync + 'static> Cache<T> {
     /// An empty cache, for a `static`.
     #[must_use]
+    #[allow(clippy::new_without_default)] // only generated code makes one, for a `static`
     pub const fn new() -> Self {
         Self {
             current: Published::new(&DOMAIN),
@@ -239,12 +240,6 @@ impl<T: Send + Sync + 'static> Cache<T> {
 
     fn with_state<R>(&self, f: impl FnOnce(&mut State<T>) -> R) -> R {
         f(&mut lock(&self.state))
-    }
-}
-
-impl<T: Send + Sync + 'static> Default for Cache<T> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -111,16 +111,12 @@ impl ValueError {
 pub struct Decoder<T>(PhantomData<fn() -> T>);
 
 impl<T> Decoder<T> {
+    /// The probe; only generated code makes one (so no `Default`).
     #[doc(hidden)]
     #[must_use]
+    #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         Self(PhantomData)
-    }
-}
-
-impl<T> Default for Decoder<T> {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

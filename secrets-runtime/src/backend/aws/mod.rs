@@ -36,7 +36,7 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The SDK clients of a provider, built on first use from one `aws-config` load.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SdkSource {
     config: OnceCell<aws_config::SdkConfig>,
     client: OnceCell<Client>,
