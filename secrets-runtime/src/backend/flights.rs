@@ -61,6 +61,16 @@ struct Joined {
     result: watch::Receiver<Option<Outcome>>,
 }
 
+/// How a wait for a joined fetch ended.
+enum Waited {
+    /// Its result.
+    Result(Outcome),
+    /// No result for this load: lead or join the item anew.
+    Again,
+    /// This load's budget ran out.
+    OutOfBudget,
+}
+
 /// How one load shares fetches.
 #[derive(Clone, Copy)]
 pub(crate) struct Terms<'a> {
@@ -85,19 +95,19 @@ impl Flights {
         F: Fn(Vec<&'r Request>) -> Fut,
         Fut: Future<Output = Vec<Outcome>>,
     {
-        let budget = Deadline::after(terms.budget);
-        let (lead, joined) = self.enter(requests.iter().enumerate(), terms);
+        // One deadline for the load and every fetch it leads: joiners of those fetches wait
+        // no longer than it, and the led fetch runs under it, so that it notices a freeze.
+        let budget = Arc::new(Deadline::after(terms.budget));
+        let (lead, joined) = self.enter(requests.iter().enumerate(), terms, &budget);
         let (fetch, budget) = (&fetch, &budget);
         // Each led result goes to its joiners as soon as the fetch ends, not after this load's
         // own joins: a load that waited for ours would otherwise wait for theirs too.
         let leading = async move {
             let led: Vec<&Request> = lead.led.iter().map(|(i, _)| &requests[*i]).collect();
-            let fetched = if led.is_empty() {
-                Vec::new()
-            } else {
-                fetch(led).await
-            };
-            lead.finish(fetched)
+            if led.is_empty() {
+                return Vec::new();
+            }
+            lead.run(fetch(led), budget, terms).await
         };
         let joining = futures_util::future::join_all(joined.into_iter().map(|joined| {
             let index = joined.index;
@@ -127,7 +137,7 @@ impl Flights {
         request: &'r Request,
         mut joined: Joined,
         terms: Terms<'_>,
-        budget: &Deadline,
+        budget: &Arc<Deadline>,
         fetch: &F,
     ) -> Outcome
     where
@@ -135,26 +145,20 @@ impl Flights {
         Fut: Future<Output = Vec<Outcome>>,
     {
         loop {
-            if let Some(result) = self.wait(request, &mut joined, terms.forced).await {
-                return result;
+            match self.wait(request, &mut joined, terms.forced, budget).await {
+                Waited::Result(result) => return result,
+                Waited::OutOfBudget => return Err((terms.timed_out)(request, terms.budget)),
+                Waited::Again => {}
             }
-            if budget.remaining().is_zero() {
-                return Err((terms.timed_out)(request, terms.budget));
-            }
-            let (lead, mut again) = self.enter(std::iter::once((joined.index, request)), terms);
+            let (lead, mut again) =
+                self.enter(std::iter::once((joined.index, request)), terms, budget);
             if let Some(next) = again.pop() {
                 joined = next;
                 continue;
             }
-            // Led now: one request, bounded by what is left of this load's budget.
-            let result = match budget.bound(Duration::ZERO, fetch(vec![request])).await {
-                Some(mut results) => results
-                    .pop()
-                    .unwrap_or_else(|| unreachable!("a fetch returns one result per request")),
-                None => Err((terms.timed_out)(request, terms.budget)),
-            };
-            let mut finished = lead.finish(vec![result]);
-            return finished
+            // Led now: one request, under this load's budget.
+            let mut results = lead.run(fetch(vec![request]), budget, terms).await;
+            return results
                 .pop()
                 .map(|(_, result)| result)
                 .unwrap_or_else(|| unreachable!("one item led"));
@@ -167,6 +171,7 @@ impl Flights {
         &self,
         requests: impl Iterator<Item = (usize, &'r Request)>,
         terms: Terms<'_>,
+        budget: &Arc<Deadline>,
     ) -> (Lead<'_>, Vec<Joined>) {
         let mut lead = Lead {
             flights: self,
@@ -202,7 +207,7 @@ impl Flights {
             let flight = Arc::new(Flight {
                 request: request.clone(),
                 forced: terms.forced,
-                budget: Arc::new(Deadline::after(terms.budget)),
+                budget: Arc::clone(budget),
                 result: watch::Sender::new(None),
             });
             running.push(Arc::clone(&flight));
@@ -211,30 +216,45 @@ impl Flights {
         (lead, joined)
     }
 
-    /// The result of a joined fetch, or `None`: its leader was dropped unfinished, its budget
-    /// ran out (then it is forgotten, so that later loads do not wait for it either), or it
-    /// is a forced fetch's failure and this load is not forced.
-    async fn wait(&self, request: &Request, joined: &mut Joined, forced: bool) -> Option<Outcome> {
+    /// The result of a joined fetch, within both its leader's budget and this load's
+    /// (`budget`). `Again` when the item must be led or joined anew: its leader was dropped
+    /// unfinished, its budget ran out (then it is forgotten, so that later loads do not wait
+    /// for it either), or it is a forced fetch's failure and this load is not forced.
+    async fn wait(
+        &self,
+        request: &Request,
+        joined: &mut Joined,
+        forced: bool,
+        budget: &Deadline,
+    ) -> Waited {
         let successes_only = joined.forced && !forced;
-        let waited = joined
-            .budget
-            .bound(Duration::ZERO, joined.result.wait_for(Option::is_some))
+        let waited = budget
+            .bound(
+                Duration::ZERO,
+                joined
+                    .budget
+                    .bound(Duration::ZERO, joined.result.wait_for(Option::is_some)),
+            )
             .await
-            .map(|result| result.is_ok());
+            .map(|inner| inner.map(|result| result.is_ok()));
         match waited {
-            Some(true) => take(&mut joined.result, request, successes_only),
-            Some(false) => {
+            None => Waited::OutOfBudget,
+            Some(Some(true)) => match take(&mut joined.result, request, successes_only) {
+                Some(result) => Waited::Result(result),
+                None => Waited::Again,
+            },
+            Some(Some(false)) => {
                 tracing::debug!(item = %request.item(), "the load leading this item was dropped; fetching it anew");
-                None
+                Waited::Again
             }
-            None => {
+            Some(None) => {
                 tracing::warn!(
                     item = %request.item(),
                     "another load's fetch of this item outlived its budget (is its runtime \
                      still driven?); fetching it anew"
                 );
                 self.forget(&joined.flight);
-                None
+                Waited::Again
             }
         }
     }
@@ -280,6 +300,32 @@ struct Lead<'a> {
 }
 
 impl Lead<'_> {
+    /// Runs `fetch` (of the led items, in order) under `budget`, and hands its results over. If the budget runs out first, the led items are forgotten
+    /// unfinished (their joiners lead or join anew, within their own budgets) and this load
+    /// gets `TimedOut` for them.
+    async fn run(
+        self,
+        fetch: impl Future<Output = Vec<Outcome>>,
+        budget: &Deadline,
+        terms: Terms<'_>,
+    ) -> Vec<(usize, Outcome)> {
+        if let Some(fetched) = budget.bound(Duration::ZERO, fetch).await {
+            return self.finish(fetched);
+        }
+        let timed_out: Vec<(usize, Outcome)> = self
+            .led
+            .iter()
+            .map(|(index, flight)| {
+                (
+                    *index,
+                    Err((terms.timed_out)(&flight.request, terms.budget)),
+                )
+            })
+            .collect();
+        drop(self);
+        timed_out
+    }
+
     /// Hands each result to the joiners of its item, and returns it with its request's index.
     fn finish(mut self, fetched: Vec<Outcome>) -> Vec<(usize, Outcome)> {
         let led = std::mem::take(&mut self.led);
@@ -593,6 +639,95 @@ mod tests {
         let results = flights.fetch(&requests, plain(), |r| source.fetch(r)).await;
         assert_eq!(version(&results[0]), "a#2");
         assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_joiner_never_waits_past_its_own_budget() {
+        let flights = Flights::default();
+        let source = Source::default();
+        let requests = [secret("a", false)];
+        let mut joiner = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        {
+            let mut leader = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+            assert!(poll_once(leader.as_mut()).is_pending());
+            assert!(poll_once(joiner.as_mut()).is_pending());
+            // Both run (their timers fire on time: no freeze) for half the budget.
+            tokio::select! {
+                () = tokio::time::sleep(PATIENCE / 2) => {}
+                _ = leader.as_mut() => unreachable!("the gate is closed"),
+                _ = joiner.as_mut() => unreachable!("its leader has not answered"),
+            }
+        } // Cancelled half-way through the joiner's budget.
+        // Another load leads the item now, with a budget that ends later than the joiner's.
+        let mut later = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        assert!(poll_once(later.as_mut()).is_pending());
+        let started = tokio::time::Instant::now();
+        let results = joiner.await;
+        assert!(
+            matches!(&results[0], Err(Error::TimedOut { .. })),
+            "{results:?}"
+        );
+        assert_eq!(
+            started.elapsed(),
+            PATIENCE / 2,
+            "the rest of its own budget"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_cut_by_its_budget_leaves_its_item_to_its_joiners() {
+        let flights = Flights::default();
+        let source = Source::default();
+        let requests = [secret("a", false)];
+        let mut first = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        {
+            let mut leader = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+            assert!(poll_once(leader.as_mut()).is_pending());
+            assert!(poll_once(first.as_mut()).is_pending());
+            tokio::select! {
+                () = tokio::time::sleep(PATIENCE - Duration::from_secs(1)) => {}
+                _ = leader.as_mut() => unreachable!("the gate is closed"),
+                _ = first.as_mut() => unreachable!("its leader has not answered"),
+            }
+        }
+        // The first joiner leads anew, with a second of its budget left; a new load joins it.
+        let started = tokio::time::Instant::now();
+        assert!(poll_once(first.as_mut()).is_pending());
+        let mut second = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        assert!(poll_once(second.as_mut()).is_pending());
+        let results = first.await;
+        assert!(
+            matches!(&results[0], Err(Error::TimedOut { .. })),
+            "{results:?}"
+        );
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(1),
+            "what was left of its budget"
+        );
+        // The second does not inherit that timeout: it leads the item itself.
+        source.gate.add_permits(3);
+        let results = second.await;
+        assert_eq!(version(&results[0]), "a#3");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_freeze_during_a_lead_does_not_expire_it() {
+        let flights = Flights::default();
+        let source = Source::default();
+        let requests = [secret("a", false)];
+        let mut leader = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        assert!(poll_once(leader.as_mut()).is_pending());
+        // Frozen for longer than the budget; the leader runs again at the thaw.
+        tokio::time::advance(PATIENCE * 2).await;
+        assert!(poll_once(leader.as_mut()).is_pending());
+        let mut joiner = pin!(flights.fetch(&requests, plain(), |r| source.fetch(r)));
+        assert!(poll_once(joiner.as_mut()).is_pending());
+        source.gate.add_permits(2);
+        let (leader, joiner) = tokio::join!(leader, joiner);
+        assert_eq!(source.requests(), ["a"], "joined, not fetched again");
+        assert_eq!(version(&leader[0]), "a#1");
+        assert_eq!(version(&joiner[0]), "a#1");
     }
 
     #[tokio::test(start_paused = true)]
