@@ -249,13 +249,24 @@ async fn the_check_reports_every_problem_and_no_value() {
         "missing",
     ]);
     // A secret that does not exist.
-    line(&["error: Absent:", &format!("secret `{prefix}/absent`")]);
+    line(&[
+        "error: Absent:",
+        &format!("secret `{prefix}/absent`"),
+        "not found",
+    ]);
+    // A binary one, reported once.
+    line(&[
+        "error: AbsentBinary:",
+        &format!("secret `{prefix}/absent-binary`"),
+        "not found",
+    ]);
+    assert_eq!(stdout.matches("absent-binary").count(), 1, "{all}");
     // A key no field reads.
     line(&["warning:", &checked, "key `prot` is read by no field"]);
     assert!(
         stdout
             .trim_end()
-            .ends_with("check: 3 error(s), 1 warning(s)"),
+            .ends_with("check: 4 error(s), 1 warning(s)"),
         "{all}"
     );
 }
@@ -348,4 +359,37 @@ async fn the_template_shows_every_key_and_a_filled_in_template_loads() {
     assert!(loaded.debug);
     assert_eq!(loaded.pool.size, 4);
     assert_eq!(loaded.limit, 7);
+}
+
+/// A parameter read by key is a JSON object in the template, like a secret.
+#[derive(Debug, FromSecret)]
+struct KeyedParameter {
+    #[secret(parameter = "/app/db", key = "host")]
+    host: String,
+    #[secret(parameter = "/app/db", key = "port")]
+    port: u16,
+    #[secret(parameter = "/app/flag")]
+    flag: bool,
+}
+
+#[test]
+fn parameters_read_by_key_are_objects_in_the_template() {
+    let template = deploy::template(
+        &[Described::of::<KeyedParameter>()],
+        &Provider::builder().build(),
+    )
+    .expect("a template");
+    assert_eq!(
+        template,
+        r#"{
+  "$parameters": {
+    "/app/db": {
+      "host": "<String>",
+      "port": "<u16>"
+    },
+    "/app/flag": "<bool>"
+  }
+}
+"#
+    );
 }

@@ -19,6 +19,26 @@ impl Scope<'_> {
         region: "*",
         account: "*",
     };
+
+    /// The ARN partition of the region: `aws-cn` in China, `aws-us-gov` in GovCloud, `aws`
+    /// elsewhere (and for any region).
+    fn partition(&self) -> &'static str {
+        match self.region {
+            region if region.starts_with("cn-") => "aws-cn",
+            region if region.starts_with("us-gov-") => "aws-us-gov",
+            region if region.starts_with("us-isob-") => "aws-iso-b",
+            region if region.starts_with("us-iso-") => "aws-iso",
+            _ => "aws",
+        }
+    }
+}
+
+/// Whether a secret's ARN ends with the six characters Secrets Manager appends to the name
+/// (`-AbC123`); a partial ARN (without them) does not.
+fn is_complete_secret_arn(arn: &str) -> bool {
+    arn.rsplit_once('-').is_some_and(|(_, suffix)| {
+        suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// One `Allow` statement: actions on one resource.
@@ -41,14 +61,21 @@ impl Statement {
     /// on the parameter (a `:label` or `:version` selector is not part of the resource).
     pub(crate) fn reading(item: &Item, scope: Scope<'_>) -> Self {
         let Scope { region, account } = scope;
+        let partition = scope.partition();
         match item {
-            Item::Secret(name) if name.starts_with("arn:") => Statement {
+            Item::Secret(arn) if arn.starts_with("arn:") => Statement {
                 actions: SECRET_ACTIONS,
-                resource: name.clone(),
+                resource: if is_complete_secret_arn(arn) {
+                    arn.clone()
+                } else {
+                    format!("{arn}-??????")
+                },
             },
             Item::Secret(name) => Statement {
                 actions: SECRET_ACTIONS,
-                resource: format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}-??????"),
+                resource: format!(
+                    "arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-??????"
+                ),
             },
             Item::Parameter(name) => {
                 let path = match parameter_selector(name) {
@@ -60,7 +87,7 @@ impl Statement {
                 } else {
                     // `/app/x` is `parameter/app/x`; a name without a leading slash gets one.
                     let path = path.strip_prefix('/').unwrap_or(path);
-                    format!("arn:aws:ssm:{region}:{account}:parameter/{path}")
+                    format!("arn:{partition}:ssm:{region}:{account}:parameter/{path}")
                 };
                 Statement {
                     actions: PARAMETER_ACTIONS,
@@ -83,12 +110,13 @@ impl Statement {
     /// unknown).
     pub(crate) fn decrypt(key: &str, scope: Scope<'_>) -> Self {
         let Scope { region, account } = scope;
+        let partition = scope.partition();
         Statement {
             actions: &["kms:Decrypt"],
             resource: if key.starts_with("arn:") {
                 key.to_owned()
             } else {
-                format!("arn:aws:kms:{region}:{account}:key/{key}")
+                format!("arn:{partition}:kms:{region}:{account}:key/{key}")
             },
         }
     }

@@ -27,6 +27,19 @@ struct Absent {
     token: SecretString,
 }
 
+/// A binary secret that does not exist: one error, not a second about its shape.
+#[derive(Debug, FromSecret)]
+#[secret(name = "{P}/absent-binary")]
+#[allow(dead_code)]
+struct AbsentBinary {
+    #[secret(binary)]
+    certificate: Vec<u8>,
+}
+
 fn main() -> ExitCode {
-    deploy::main(&[Described::of::<Checked>(), Described::of::<Absent>()])
+    deploy::main(&[
+        Described::of::<Checked>(),
+        Described::of::<Absent>(),
+        Described::of::<AbsentBinary>(),
+    ])
 }

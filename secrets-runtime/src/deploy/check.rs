@@ -168,8 +168,8 @@ pub(super) async fn check_one<T: FromSecret>(provider: &Provider) -> (Report, Ve
     let documents = plan.documents(payloads);
     if let Err(err) = fields::decode::<T>(&documents) {
         for err in each(err) {
-            // The fields of a secret that could not be fetched: reported above.
-            if matches!(&err, Error::InvalidFields { item, .. } if failed.contains(item)) {
+            // What decoding says of a secret that could not be fetched: reported above.
+            if item_of(&err).is_some_and(|item| failed.contains(item)) {
                 continue;
             }
             report.error(subject, &err);
@@ -210,5 +210,15 @@ fn each(err: Error) -> Vec<Error> {
     match err {
         Error::Several(errors) => errors,
         err => vec![err],
+    }
+}
+
+/// The item a decoding error is about.
+fn item_of(err: &Error) -> Option<&Item> {
+    match err {
+        Error::InvalidFields { item, .. }
+        | Error::WrongShape { item, .. }
+        | Error::InvalidJson { item, .. } => Some(item),
+        _ => None,
     }
 }

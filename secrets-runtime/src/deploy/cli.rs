@@ -26,7 +26,8 @@ credentials, ...); --stage and --var override variables of the name templates on
 
 /// Runs `policy`, `check` or `template` for `structs`, from the process's arguments, and
 /// returns the exit status: 0, 1 when the check finds an error or a command fails, 2 for a
-/// usage error. Call it from a binary or an example of your application:
+/// usage error. It runs the check on a runtime of its own, so call it from a plain `main`, not
+/// from inside a tokio runtime. Call it from a binary or an example of your application:
 ///
 /// ```no_run
 /// # use secrets_runtime::FromSecret;
@@ -38,7 +39,10 @@ credentials, ...); --stage and --var override variables of the name templates on
 /// ```
 #[must_use]
 pub fn main(structs: &[Described]) -> ExitCode {
-    let args = std::env::args().skip(1).collect::<Vec<_>>();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
     let code = run(
         &args,
         structs,
@@ -96,11 +100,13 @@ fn parse(args: &[String]) -> Result<Args, String> {
 fn run(args: &[String], structs: &[Described], out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let args = match parse(args) {
         Ok(args) => args,
+        // `--help`: the usage, as asked.
+        Err(problem) if problem.is_empty() => {
+            let _ = writeln!(out, "{USAGE}");
+            return 0;
+        }
         Err(problem) => {
-            if !problem.is_empty() {
-                let _ = writeln!(err, "error: {problem}\n");
-            }
-            let _ = writeln!(err, "{USAGE}");
+            let _ = writeln!(err, "error: {problem}\n\n{USAGE}");
             return 2;
         }
     };

@@ -56,8 +56,8 @@ impl Target {
 ///
 /// # Errors
 /// [`Error::MissingVar`] for a name template whose variable `provider` does not set (all of
-/// them, as [`Error::Several`]), or [`Error::Config`] for an empty region or a malformed
-/// account.
+/// them, as [`Error::Several`]), or [`Error::Config`] for an empty region, a malformed
+/// account or a KMS key given by alias.
 pub fn policy(
     structs: &[Described],
     provider: &Provider,
@@ -120,6 +120,12 @@ pub fn policy(
         }
     }
     if let Some(key) = &target.kms_key {
+        if key.starts_with("alias/") || key.contains(":alias/") {
+            return Err(Error::Config(format!(
+                "kms:Decrypt needs the key's id or ARN, not an alias (`{key}`): IAM matches \
+                 a statement against the key itself"
+            )));
+        }
         statements.push(Statement::decrypt(key, scope));
     }
     let lines: Vec<String> = statements.iter().map(|s| format!("    {s}")).collect();

@@ -11,9 +11,10 @@ use crate::{Error, Item, Provider};
 /// the format of the local source's file: each secret by name, holding its keys (after
 /// `rename_all`, `key` and `flatten`), and the parameters under `"$parameters"`. Each value is
 /// a placeholder: `"<u16>"`, `"<bool, default>"`, `"<String, optional>"`, `"<Pool as JSON>"`.
-/// A secret read whole is one placeholder string. Fill it in and paste a secret's object into
+/// A secret or parameter read whole is one placeholder string (a binary secret's says to create
+/// it with `--secret-binary`). Fill it in and paste a secret's object into
 /// `aws secretsmanager create-secret --secret-string`, or use the whole file with
-/// `SECRETS_SOURCE=local`.
+/// `SECRETS_SOURCE=local` (binary secrets aside). Keys come out sorted.
 ///
 /// ```
 /// use secrets_runtime::deploy::{self, Described};
@@ -54,20 +55,20 @@ pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Er
                 continue;
             };
             let placeholder = Value::String(placeholder(field));
-            match (item, field.key) {
-                (Item::Parameter(name), _) => {
-                    parameters.insert(name, placeholder);
-                }
-                (Item::Secret(name), Some(key)) => {
-                    let entry = secrets
-                        .entry(name)
-                        .or_insert_with(|| Value::Object(Map::new()));
+            let (map, name) = match item {
+                Item::Parameter(name) => (&mut parameters, name),
+                Item::Secret(name) => (&mut secrets, name),
+            };
+            match field.key {
+                // A key of a JSON object (a parameter's too, read with `key`).
+                Some(key) => {
+                    let entry = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
                     if let Value::Object(object) = entry {
                         object.insert(key.to_owned(), placeholder);
                     }
                 }
-                (Item::Secret(name), None) => {
-                    secrets.insert(name, placeholder);
+                None => {
+                    map.insert(name, placeholder);
                 }
             }
         }
@@ -87,7 +88,7 @@ pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Er
 /// `<type>`, with what may be left out: `<u16, optional>`, `<bool, default>`.
 fn placeholder(field: &FieldSpec) -> String {
     let what = if field.binary {
-        "binary, base64".to_owned()
+        "binary: create it with --secret-binary".to_owned()
     } else if field.json {
         format!("{} as JSON", field.expected)
     } else {
