@@ -363,6 +363,7 @@ async fn the_template_shows_every_key_and_a_filled_in_template_loads() {
 
 /// A parameter read by key is a JSON object in the template, like a secret.
 #[derive(Debug, FromSecret)]
+#[allow(dead_code)] // only described, never loaded
 struct KeyedParameter {
     #[secret(parameter = "/app/db", key = "host")]
     host: String,
