@@ -352,25 +352,26 @@ struct ApiAndPassword {
 
 /// Loads of two structs at once through one provider: the second joins the first's fetches of
 /// the items they share, so each item is fetched once and both decode the same version.
-async fn two_structs_at_once(provider: &Provider) -> (Mixed, ApiAndPassword) {
+async fn two_structs_at_once(
+    provider: &Provider,
+) -> (Result<Mixed, Error>, Result<ApiAndPassword, Error>) {
     let mut mixed = std::pin::pin!(Mixed::fetch(provider));
     let mut api = std::pin::pin!(ApiAndPassword::fetch(provider));
     assert!(poll_once(mixed.as_mut()).is_pending());
     assert!(poll_once(api.as_mut()).is_pending());
-    let (mixed, api) = tokio::join!(mixed, api);
-    let (mixed, api) = (mixed.expect("Mixed loads"), api.expect("the other loads"));
-    assert_eq!(mixed.api_token.expose_secret(), "api-token-1");
-    assert_eq!(api.token.expose_secret(), "api-token-1");
-    assert_eq!(mixed.password.expose_secret(), "pw-1");
-    assert_eq!(api.password.expose_secret(), "pw-1");
-    (mixed, api)
+    tokio::join!(mixed, api)
 }
 
 #[tokio::test]
 async fn structs_loading_at_once_share_fetches_through_the_sdk() {
     let prefix = seed_mixed().await;
     let proxy = CountingProxy::start(moto_port()).await;
-    two_structs_at_once(&sdk_provider(proxy.port(), &prefix).await).await;
+    let (mixed, api) = two_structs_at_once(&sdk_provider(proxy.port(), &prefix).await).await;
+    let (mixed, api) = (mixed.expect("Mixed loads"), api.expect("the other loads"));
+    assert_eq!(mixed.api_token.expose_secret(), "api-token-1");
+    assert_eq!(api.token.expose_secret(), "api-token-1");
+    assert_eq!(mixed.password.expose_secret(), "pw-1");
+    assert_eq!(api.password.expose_secret(), "pw-1");
     assert_eq!(
         proxy.requests(),
         2,
@@ -388,12 +389,8 @@ async fn structs_loading_at_once_share_fetches_through_the_agent() {
         .extension_port(proxy.port())
         .var("P", &prefix)
         .build();
-    let mut mixed = std::pin::pin!(Mixed::fetch(&provider));
-    let mut api = std::pin::pin!(ApiAndPassword::fetch(&provider));
-    assert!(poll_once(mixed.as_mut()).is_pending());
-    assert!(poll_once(api.as_mut()).is_pending());
     // The agent does not serve Parameter Store: both fail on the password, with one request.
-    let (mixed, api) = tokio::join!(mixed, api);
+    let (mixed, api) = two_structs_at_once(&provider).await;
     for err in [mixed.unwrap_err(), api.unwrap_err()] {
         assert!(
             err.to_string().contains("does not serve Parameter Store"),

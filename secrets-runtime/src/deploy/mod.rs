@@ -70,6 +70,26 @@ impl Described {
     }
 }
 
+/// Each struct with its plan through `provider`'s variables; every variable a name needs and
+/// `provider` does not set, as one error.
+fn plans<'a>(
+    structs: &'a [Described],
+    provider: &Provider,
+) -> Result<Vec<(&'a Described, Plan)>, Error> {
+    let mut plans = Vec::with_capacity(structs.len());
+    let mut errors = Vec::new();
+    for described in structs {
+        match (described.plan)(provider) {
+            Ok(plan) => plans.push((described, plan)),
+            Err(err) => errors.push(err),
+        }
+    }
+    match Error::from_list(errors) {
+        Some(err) => Err(err),
+        None => Ok(plans),
+    }
+}
+
 impl std::fmt::Debug for Described {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Described")

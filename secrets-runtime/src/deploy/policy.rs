@@ -1,6 +1,6 @@
 //! The IAM policy document that loading some structs needs, and nothing more.
 
-use super::Described;
+use super::{Described, plans};
 use crate::backend::Request;
 use crate::iam::{Scope, Statement};
 use crate::{Error, Item, Provider};
@@ -74,15 +74,7 @@ pub fn policy(
     }
     let mut items: Vec<Item> = Vec::new();
     let mut batches = false;
-    let mut errors = Vec::new();
-    for described in structs {
-        let plan = match (described.plan)(provider) {
-            Ok(plan) => plan,
-            Err(err) => {
-                errors.push(err);
-                continue;
-            }
-        };
+    for (_, plan) in plans(structs, provider)? {
         // As the SDK fetches: two or more unpinned secrets of one load go in a batch.
         let unpinned = plan
             .requests
@@ -98,9 +90,6 @@ pub fn policy(
                 items.push(item);
             }
         }
-    }
-    if let Some(err) = Error::from_list(errors) {
-        return Err(err);
     }
     let scope = target.scope();
     let mut statements: Vec<Statement> = Vec::new();

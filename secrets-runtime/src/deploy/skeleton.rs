@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::Described;
+use super::{Described, plans};
 use crate::spec::FieldSpec;
 use crate::{Error, Item, Provider};
 
@@ -41,15 +41,7 @@ use crate::{Error, Item, Provider};
 pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Error> {
     let mut secrets = Map::new();
     let mut parameters = Map::new();
-    let mut errors = Vec::new();
-    for described in structs {
-        let plan = match (described.plan)(provider) {
-            Ok(plan) => plan,
-            Err(err) => {
-                errors.push(err);
-                continue;
-            }
-        };
+    for (described, plan) in plans(structs, provider)? {
         for field in &described.fields {
             let Some(item) = plan.item_of(field.origin) else {
                 continue;
@@ -72,9 +64,6 @@ pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Er
                 }
             }
         }
-    }
-    if let Some(err) = Error::from_list(errors) {
-        return Err(err);
     }
     if !parameters.is_empty() {
         secrets.insert("$parameters".into(), Value::Object(parameters));
