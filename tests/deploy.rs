@@ -6,7 +6,9 @@ use std::process::Stdio;
 
 use secrets_runtime::deploy::{self, Described, Target};
 use secrets_runtime::{Error, ExposeSecret, FromSecret, Provider, SecretString, Source};
-use secrets_tests::{assert_no_canary, create_secret, put_parameter, unique_name};
+use secrets_tests::{
+    Fault, FaultServer, assert_no_canary, create_secret, put_parameter, unique_name,
+};
 use serde_json::Value;
 
 /// Two secrets (so that the SDK batches them) and a `SecureString` parameter.
@@ -392,5 +394,110 @@ fn parameters_read_by_key_are_objects_in_the_template() {
   }
 }
 "#
+    );
+}
+
+/// Two structs that read one secret: the template shows each key once, as strictly as any of
+/// them reads it, and refuses keys they read as different types.
+#[derive(Debug, FromSecret)]
+#[secret(name = "shared/db")]
+#[allow(dead_code)] // only described, never loaded
+struct Reader {
+    host: String,
+    #[secret(default)]
+    port: u16,
+    timeout: Option<u32>,
+}
+
+#[derive(Debug, FromSecret)]
+#[secret(name = "shared/db")]
+#[allow(dead_code)]
+struct Writer {
+    host: String,
+    port: u16,
+    #[secret(default)]
+    timeout: u32,
+}
+
+#[derive(Debug, FromSecret)]
+#[secret(name = "shared/db")]
+#[allow(dead_code)]
+struct Conflicting {
+    port: String,
+}
+
+#[test]
+fn a_key_two_structs_read_is_shown_once_and_strictly() {
+    let provider = Provider::builder().build();
+    let template = deploy::template(
+        &[Described::of::<Reader>(), Described::of::<Writer>()],
+        &provider,
+    )
+    .expect("a template");
+    assert_eq!(
+        template,
+        r#"{
+  "shared/db": {
+    "host": "<String>",
+    "port": "<u16>",
+    "timeout": "<u32, default>"
+  }
+}
+"#
+    );
+    let err = deploy::template(
+        &[Described::of::<Reader>(), Described::of::<Conflicting>()],
+        &provider,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "secrets configuration: secret `shared/db`: key `port` is read as u16 by Reader and as \
+         String by Conflicting: one template cannot show both"
+    );
+}
+
+#[tokio::test]
+async fn the_command_line_warns_of_variables_no_template_uses() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_deploy-check"))
+        .args([
+            "template", "--var", "P=app", "--stage", "prd", "--var", "TEAM=jay",
+        ])
+        .output()
+        .await
+        .expect("running the command");
+    let stderr = String::from_utf8(output.stderr).expect("UTF-8");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr,
+        "warning: --stage: no name template of these structs uses STAGE\n\
+         warning: --var TEAM: no name template of these structs uses TEAM\n"
+    );
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(stdout.contains(r#""app/checked": {"#), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_check_asks_the_extension_for_a_live_value() {
+    let server = FaultServer::start(vec![Fault::secret("live/app", r#"{"host":"h"}"#)]).await;
+    let provider = Provider::builder()
+        .source(Source::Extension)
+        .extension_port(server.port())
+        .extension_token("token-for-tests")
+        .build();
+    #[derive(Debug, FromSecret)]
+    #[secret(name = "live/app")]
+    #[allow(dead_code)]
+    struct Live {
+        host: String,
+    }
+    let report = deploy::check(&[Described::of::<Live>()], &provider).await;
+    assert!(!report.has_errors(), "{report}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests[0].target.contains("refreshNow=true"),
+        "{:?}",
+        requests[0].target
     );
 }

@@ -92,7 +92,7 @@ pub(super) struct KeysOf {
 }
 
 /// Fetches each secret and parameter that `structs` read through `provider` (one request each,
-/// no cache), decodes each struct, and reports every problem at once: a secret that does not
+/// no cache: through the extension or the agent with `refreshNow`), decodes each struct, and reports every problem at once: a secret that does not
 /// exist or may not be read, a missing key, a value of the wrong type, a parameter that does
 /// not exist for a field without a default (errors), and keys of a secret that no field of any
 /// of `structs` reads (warnings: often a typo).
@@ -135,10 +135,10 @@ pub async fn check(structs: &[Described], provider: &Provider) -> Report {
 
 /// The check of one struct, and what it reads of each secret.
 pub(super) async fn check_one<T: FromSecret>(provider: &Provider) -> (Report, Vec<KeysOf>) {
-    let subject = std::any::type_name::<T>();
-    let subject = subject.rsplit("::").next().unwrap_or(subject);
+    let subject = super::short_name(std::any::type_name::<T>());
     let mut report = Report::default();
-    let plan = match Plan::new::<T>(provider, false) {
+    // Forced: through the extension or the agent, a live value, not their cache's.
+    let plan = match Plan::new::<T>(provider, true) {
         Ok(plan) => plan,
         Err(err) => {
             for err in each(err) {
@@ -151,7 +151,7 @@ pub(super) async fn check_one<T: FromSecret>(provider: &Provider) -> (Report, Ve
     let fetches = plan
         .requests
         .iter()
-        .map(|request| provider.fetch_all(std::slice::from_ref(request), false));
+        .map(|request| provider.fetch_all(std::slice::from_ref(request), true));
     let results = futures_util::future::join_all(fetches).await;
     let mut payloads = Vec::with_capacity(results.len());
     let mut failed = Vec::new();

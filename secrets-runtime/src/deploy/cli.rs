@@ -110,6 +110,7 @@ fn run(args: &[String], structs: &[Described], out: &mut dyn Write, err: &mut dy
             return 2;
         }
     };
+    warn_about_variables(&args.vars, structs, err);
     let provider = match provider(&args.vars) {
         Ok(provider) => provider,
         Err(problem) => {
@@ -156,6 +157,42 @@ fn run(args: &[String], structs: &[Described], out: &mut dyn Write, err: &mut dy
         Err(problem) => {
             let _ = writeln!(err, "error: {problem}");
             1
+        }
+    }
+}
+
+/// Warns of a `--var` (or `--stage`) that no name template uses (a typo would otherwise go
+/// unnoticed, the templates falling back to their defaults), and of a `name_env` variable that
+/// is unset (the name template is used then, as at run time).
+fn warn_about_variables(vars: &[(String, String)], structs: &[Described], err: &mut dyn Write) {
+    for (name, _) in vars {
+        if !structs.iter().any(|s| s.variables.contains(&name.as_str())) {
+            let option = if name == "STAGE" {
+                "--stage".to_owned()
+            } else {
+                format!("--var {name}")
+            };
+            let _ = writeln!(
+                err,
+                "warning: {option}: no name template of these structs uses {name}"
+            );
+        }
+    }
+    for described in structs {
+        let Some(var) = described.name_env else {
+            continue;
+        };
+        let set = vars
+            .iter()
+            .any(|(name, value)| name == var && !value.is_empty())
+            || std::env::var_os(var).is_some_and(|value| !value.is_empty());
+        if !set {
+            let _ = writeln!(
+                err,
+                "note: {} takes its secret name from {var} when it is set; it is not set here, \
+                 so its name template is used",
+                described.short_name()
+            );
         }
     }
 }

@@ -34,7 +34,8 @@ pub use self::cli::main;
 pub use self::policy::{Target, policy};
 pub use self::skeleton::template;
 use crate::load::plan::Plan;
-use crate::spec::{FieldSpec, FieldSpecs};
+use crate::shared::template::Piece;
+use crate::spec::{FieldSpec, FieldSpecs, Origin, Origins};
 use crate::{Error, FromSecret, Provider};
 
 /// The check of one struct, type-erased: its report and what it read of each secret.
@@ -45,6 +46,10 @@ type CheckOne = for<'a> fn(&'a Provider) -> BoxFuture<'a, (Report, Vec<check::Ke
 pub struct Described {
     type_name: &'static str,
     fields: Vec<FieldSpec>,
+    /// Every variable its name templates use (`name_env`'s too).
+    variables: Vec<&'static str>,
+    /// The variable whose value, when set, is the whole secret name.
+    name_env: Option<&'static str>,
     plan: fn(&Provider) -> Result<Plan, Error>,
     check: CheckOne,
 }
@@ -55,9 +60,27 @@ impl Described {
     pub fn of<T: FromSecret>() -> Self {
         let mut fields = FieldSpecs::default();
         T::field_specs(&mut fields);
+        let mut origins = Origins::default();
+        T::origins(&mut origins);
+        let templates = origins.refs.iter().map(|origin| match origin {
+            Origin::Container => T::SPEC.name,
+            Origin::Secret(template) | Origin::Parameter(template) => *template,
+        });
+        let mut variables: Vec<&'static str> = T::SPEC.name_env.into_iter().collect();
+        for template in templates {
+            for piece in crate::shared::template::pieces(template).flatten() {
+                if let Piece::Placeholder { var, .. } = piece
+                    && !variables.contains(&var)
+                {
+                    variables.push(var);
+                }
+            }
+        }
         Self {
             type_name: std::any::type_name::<T>(),
             fields: fields.fields,
+            variables,
+            name_env: T::SPEC.name_env,
             plan: |provider| Plan::new::<T>(provider, false),
             check: |provider| Box::pin(check::check_one::<T>(provider)),
         }
@@ -68,6 +91,16 @@ impl Described {
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
+
+    /// The struct's name, without its module path: what reports call it.
+    pub(crate) fn short_name(&self) -> &'static str {
+        short_name(self.type_name)
+    }
+}
+
+/// `Jay` for `app::config::Jay`.
+fn short_name(type_name: &'static str) -> &'static str {
+    type_name.rsplit("::").next().unwrap_or(type_name)
 }
 
 /// Each struct with its plan through `provider`'s variables; every variable a name needs and

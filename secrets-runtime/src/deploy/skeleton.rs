@@ -1,6 +1,9 @@
 //! The JSON skeleton of the secrets and parameters a struct reads: each value a placeholder
 //! naming its type.
 
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
 use serde_json::{Map, Value};
 
 use super::{Described, plans};
@@ -39,53 +42,153 @@ use crate::{Error, Item, Provider};
 /// # Errors
 /// [`Error::MissingVar`] for a name template whose variable `provider` does not set.
 pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Error> {
-    let mut secrets = Map::new();
-    let mut parameters = Map::new();
+    let mut items: BTreeMap<Item, Shape> = BTreeMap::new();
+    let mut conflicts = Vec::new();
     for (described, plan) in plans(structs, provider)? {
         for field in &described.fields {
             let Some(item) = plan.item_of(field.origin) else {
                 continue;
             };
-            let placeholder = Value::String(placeholder(field));
-            let (map, name) = match item {
-                Item::Parameter(name) => (&mut parameters, name),
-                Item::Secret(name) => (&mut secrets, name),
+            let read = Read {
+                field: *field,
+                absence: Absence::of(field),
+                by: described.short_name(),
             };
-            match field.key {
-                // A key of a JSON object (a parameter's too, read with `key`).
-                Some(key) => {
-                    let entry = map.entry(name).or_insert_with(|| Value::Object(Map::new()));
-                    if let Value::Object(object) = entry {
-                        object.insert(key.to_owned(), placeholder);
+            let shape = match items.entry(item.clone()) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(match field.key {
+                        Some(key) => Shape::Keys(BTreeMap::from([(key, read)])),
+                        None => Shape::Whole(read),
+                    });
+                    continue;
+                }
+                Entry::Occupied(occupied) => occupied.into_mut(),
+            };
+            let conflict = match (shape, field.key) {
+                (Shape::Keys(keys), Some(key)) => match keys.entry(key) {
+                    Entry::Occupied(mut earlier) => {
+                        earlier.get_mut().merge(&read, &item, key).err()
                     }
-                }
-                None => {
-                    map.insert(name, placeholder);
-                }
-            }
+                    Entry::Vacant(vacant) => {
+                        vacant.insert(read);
+                        None
+                    }
+                },
+                (Shape::Whole(earlier), None) => earlier.merge(&read, &item, "").err(),
+                (Shape::Keys(_), None) | (Shape::Whole(_), Some(_)) => Some(format!(
+                    "{item} is read whole by one struct and by keys by another ({}): one \
+                     template cannot show both",
+                    read.by
+                )),
+            };
+            conflicts.extend(conflict.map(Error::Config));
         }
+    }
+    if let Some(err) = Error::from_list(conflicts) {
+        return Err(err);
+    }
+    let mut secrets = Map::new();
+    let mut parameters = Map::new();
+    for (item, shape) in items {
+        let value = match shape {
+            Shape::Whole(read) => Value::String(read.placeholder()),
+            Shape::Keys(keys) => Value::Object(
+                keys.into_iter()
+                    .map(|(key, read)| (key.to_owned(), Value::String(read.placeholder())))
+                    .collect(),
+            ),
+        };
+        match item {
+            Item::Parameter(name) => parameters.insert(name, value),
+            Item::Secret(name) => secrets.insert(name, value),
+        };
     }
     if !parameters.is_empty() {
         secrets.insert("$parameters".into(), Value::Object(parameters));
     }
     let mut text = serde_json::to_string_pretty(&Value::Object(secrets))
-        .map_err(|err| Error::Config(format!("internal error: the skeleton is not JSON: {err}")))?;
+        .map_err(|err| Error::Internal(format!("the skeleton is not JSON: {err}")))?;
     text.push('\n');
     Ok(text)
 }
 
-/// `<type>`, with what may be left out: `<u16, optional>`, `<bool, default>`.
-fn placeholder(field: &FieldSpec) -> String {
-    let what = if field.binary {
+/// What the structs read of one item.
+enum Shape {
+    /// The whole value.
+    Whole(Read),
+    /// Keys of its JSON object.
+    Keys(BTreeMap<&'static str, Read>),
+}
+
+/// How a value may be left out, from the strictest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Absence {
+    Required,
+    Default,
+    Optional,
+}
+
+impl Absence {
+    fn of(field: &FieldSpec) -> Self {
+        if field.optional {
+            Absence::Optional
+        } else if field.default {
+            Absence::Default
+        } else {
+            Absence::Required
+        }
+    }
+}
+
+/// One value as the structs read it: the type, and how it may be left out (the strictest of
+/// the structs that read it).
+struct Read {
+    field: FieldSpec,
+    absence: Absence,
+    by: &'static str,
+}
+
+impl Read {
+    /// Takes in another struct's read of the same value: the same type, or an error naming
+    /// both; the strictest absence.
+    fn merge(&mut self, other: &Read, item: &Item, key: &str) -> Result<(), String> {
+        let what = |read: &Read| (read.field.expected, read.field.json, read.field.binary);
+        if what(self) != what(other) {
+            let key = if key.is_empty() {
+                String::new()
+            } else {
+                format!(": key `{key}`")
+            };
+            return Err(format!(
+                "{item}{key} is read as {} by {} and as {} by {}: one template cannot show both",
+                describe(&self.field),
+                self.by,
+                describe(&other.field),
+                other.by
+            ));
+        }
+        self.absence = self.absence.min(other.absence);
+        Ok(())
+    }
+
+    /// `<type>`, with what may be left out: `<u16, optional>`, `<bool, default>`.
+    fn placeholder(&self) -> String {
+        let what = describe(&self.field);
+        match self.absence {
+            Absence::Optional => format!("<{what}, optional>"),
+            Absence::Default => format!("<{what}, default>"),
+            Absence::Required => format!("<{what}>"),
+        }
+    }
+}
+
+/// The type a value is read as: `u16`, `Pool as JSON`, binary.
+fn describe(field: &FieldSpec) -> String {
+    if field.binary {
         "binary: create it with --secret-binary".to_owned()
     } else if field.json {
         format!("{} as JSON", field.expected)
     } else {
         field.expected.to_owned()
-    };
-    match (field.optional, field.default) {
-        (true, _) => format!("<{what}, optional>"),
-        (false, true) => format!("<{what}, default>"),
-        (false, false) => format!("<{what}>"),
     }
 }
