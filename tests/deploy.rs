@@ -422,8 +422,22 @@ struct Writer {
 #[derive(Debug, FromSecret)]
 #[secret(name = "shared/db")]
 #[allow(dead_code)]
-struct Conflicting {
+struct OtherSpelling {
     port: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+struct Port {
+    number: u16,
+}
+
+#[derive(Debug, FromSecret)]
+#[secret(name = "shared/db")]
+#[allow(dead_code)]
+struct Conflicting {
+    #[secret(json)]
+    port: Port,
 }
 
 #[test]
@@ -445,6 +459,17 @@ fn a_key_two_structs_read_is_shown_once_and_strictly() {
 }
 "#
     );
+    // Types written differently (the value may suit both): each is shown.
+    let template = deploy::template(
+        &[Described::of::<Reader>(), Described::of::<OtherSpelling>()],
+        &provider,
+    )
+    .expect("a template");
+    assert!(
+        template.contains(r#""port": "<u16 or String>""#),
+        "{template}"
+    );
+    // A JSON value and a plain one cannot be one value.
     let err = deploy::template(
         &[Described::of::<Reader>(), Described::of::<Conflicting>()],
         &provider,
@@ -453,7 +478,7 @@ fn a_key_two_structs_read_is_shown_once_and_strictly() {
     assert_eq!(
         err.to_string(),
         "secrets configuration: secret `shared/db`: key `port` is read as u16 by Reader and as \
-         String by Conflicting: one template cannot show both"
+         Port as JSON by Conflicting: one template cannot show both"
     );
 }
 

@@ -20,14 +20,18 @@ impl Scope<'_> {
         account: "*",
     };
 
-    /// The ARN partition of the region: `aws-cn` in China, `aws-us-gov` in GovCloud, `aws`
-    /// elsewhere (and for any region).
+    /// The ARN partition of the region: `aws-cn` in China, `aws-us-gov` in GovCloud, the
+    /// isolated and sovereign partitions by their region prefixes, `aws` elsewhere (and for
+    /// any region: an error's statement does not know the partition either).
     fn partition(&self) -> &'static str {
         match self.region {
             region if region.starts_with("cn-") => "aws-cn",
             region if region.starts_with("us-gov-") => "aws-us-gov",
             region if region.starts_with("us-isob-") => "aws-iso-b",
+            region if region.starts_with("us-isof-") => "aws-iso-f",
             region if region.starts_with("us-iso-") => "aws-iso",
+            region if region.starts_with("eu-isoe-") => "aws-iso-e",
+            region if region.starts_with("eusc-") => "aws-eusc",
             _ => "aws",
         }
     }

@@ -92,7 +92,8 @@ pub(super) struct KeysOf {
 }
 
 /// Fetches each secret and parameter that `structs` read through `provider` (one request each,
-/// no cache: through the extension or the agent with `refreshNow`), decodes each struct, and reports every problem at once: a secret that does not
+/// no cache of this crate; through the extension or the agent, secrets with `refreshNow`),
+/// decodes each struct, and reports every problem at once: a secret that does not
 /// exist or may not be read, a missing key, a value of the wrong type, a parameter that does
 /// not exist for a field without a default (errors), and keys of a secret that no field of any
 /// of `structs` reads (warnings: often a typo).
@@ -137,7 +138,8 @@ pub async fn check(structs: &[Described], provider: &Provider) -> Report {
 pub(super) async fn check_one<T: FromSecret>(provider: &Provider) -> (Report, Vec<KeysOf>) {
     let subject = super::short_name(std::any::type_name::<T>());
     let mut report = Report::default();
-    // Forced: through the extension or the agent, a live value, not their cache's.
+    // Forced: through the extension or the agent, a secret's live value, not their cache's
+    // (they have no such option for parameters).
     let plan = match Plan::new::<T>(provider, true) {
         Ok(plan) => plan,
         Err(err) => {

@@ -16,13 +16,14 @@ commands:
 
 options:
   --stage NAME        the stage: sets the variable STAGE of the name templates
-  --var NAME=VALUE    sets another variable of the name templates (repeatable)
+  --var NAME=VALUE    sets a variable, as the environment would: of the name templates, or
+                      one the provider reads (SECRETS_SOURCE, ...) (repeatable)
   --region REGION     policy: the region of the secrets and parameters
   --account ID        policy: their 12-digit account id
   --kms-key KEY       policy: also allow kms:Decrypt on this customer managed key (ARN or id)
 
 The provider is configured from the environment as at run time (SECRETS_SOURCE, AWS_REGION,
-credentials, ...); --stage and --var override variables of the name templates only.";
+credentials, ...), with --stage and --var over it.";
 
 /// Runs `policy`, `check` or `template` for `structs`, from the process's arguments, and
 /// returns the exit status: 0, 1 when the check finds an error or a command fails, 2 for a
@@ -165,8 +166,14 @@ fn run(args: &[String], structs: &[Described], out: &mut dyn Write, err: &mut dy
 /// unnoticed, the templates falling back to their defaults), and of a `name_env` variable that
 /// is unset (the name template is used then, as at run time).
 fn warn_about_variables(vars: &[(String, String)], structs: &[Described], err: &mut dyn Write) {
+    // The provider's own settings and the AWS variables are not name variables.
+    let setting = |name: &str| {
+        ["SECRETS_", "PARAMETERS_SECRETS_", "AWS_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+    };
     for (name, _) in vars {
-        if !structs.iter().any(|s| s.variables.contains(&name.as_str())) {
+        if !setting(name) && !structs.iter().any(|s| s.variables.contains(&name.as_str())) {
             let option = if name == "STAGE" {
                 "--stage".to_owned()
             } else {

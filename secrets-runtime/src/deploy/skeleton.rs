@@ -53,6 +53,7 @@ pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Er
                 field: *field,
                 absence: Absence::of(field),
                 by: described.short_name(),
+                also: Vec::new(),
             };
             let shape = match items.entry(item.clone()) {
                 Entry::Vacant(vacant) => {
@@ -75,16 +76,23 @@ pub fn template(structs: &[Described], provider: &Provider) -> Result<String, Er
                     }
                 },
                 (Shape::Whole(earlier), None) => earlier.merge(&read, &item, "").err(),
-                (Shape::Keys(_), None) | (Shape::Whole(_), Some(_)) => Some(format!(
-                    "{item} is read whole by one struct and by keys by another ({}): one \
-                     template cannot show both",
-                    read.by
-                )),
+                (Shape::Keys(keys), None) => {
+                    let by_keys = keys.values().next().map_or("another struct", |k| k.by);
+                    Some(whole_and_keyed(&item, read.by, by_keys))
+                }
+                (Shape::Whole(earlier), Some(_)) => {
+                    Some(whole_and_keyed(&item, earlier.by, read.by))
+                }
             };
-            conflicts.extend(conflict.map(Error::Config));
+            // Once each: several fields can meet the same conflict.
+            if let Some(conflict) = conflict
+                && !conflicts.contains(&conflict)
+            {
+                conflicts.push(conflict);
+            }
         }
     }
-    if let Some(err) = Error::from_list(conflicts) {
+    if let Some(err) = Error::from_list(conflicts.into_iter().map(Error::Config).collect()) {
         return Err(err);
     }
     let mut secrets = Map::new();
@@ -146,14 +154,18 @@ struct Read {
     field: FieldSpec,
     absence: Absence,
     by: &'static str,
+    /// The other names the value's type is written as (by other structs).
+    also: Vec<&'static str>,
 }
 
 impl Read {
     /// Takes in another struct's read of the same value: the same type, or an error naming
     /// both; the strictest absence.
+    /// Type names as written may differ for one kind of value (`String` and `SecretString`,
+    /// an alias): the placeholder shows each (`<u16 or String>`). A `json` read and a plain
+    /// one need different values: an error.
     fn merge(&mut self, other: &Read, item: &Item, key: &str) -> Result<(), String> {
-        let what = |read: &Read| (read.field.expected, read.field.json, read.field.binary);
-        if what(self) != what(other) {
+        if (self.field.json, self.field.binary) != (other.field.json, other.field.binary) {
             let key = if key.is_empty() {
                 String::new()
             } else {
@@ -167,19 +179,32 @@ impl Read {
                 other.by
             ));
         }
+        if !self.also.contains(&other.field.expected) && self.field.expected != other.field.expected
+        {
+            self.also.push(other.field.expected);
+        }
         self.absence = self.absence.min(other.absence);
         Ok(())
     }
 
     /// `<type>`, with what may be left out: `<u16, optional>`, `<bool, default>`.
     fn placeholder(&self) -> String {
-        let what = describe(&self.field);
+        let mut what = describe(&self.field);
+        for other in &self.also {
+            what.push_str(" or ");
+            what.push_str(other);
+        }
         match self.absence {
             Absence::Optional => format!("<{what}, optional>"),
             Absence::Default => format!("<{what}, default>"),
             Absence::Required => format!("<{what}>"),
         }
     }
+}
+
+/// The conflict of a value read whole by one struct and by keys by another.
+fn whole_and_keyed(item: &Item, whole: &str, keyed: &str) -> String {
+    format!("{item} is read whole by {whole} and by keys by {keyed}: one template cannot show both")
 }
 
 /// The type a value is read as: `u16`, `Pool as JSON`, binary.
