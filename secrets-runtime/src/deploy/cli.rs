@@ -111,6 +111,13 @@ fn run(args: &[String], structs: &[Described], out: &mut dyn Write, err: &mut dy
             return 2;
         }
     };
+    if args.command == "policy" && (args.region.is_none() || args.account.is_none()) {
+        let _ = writeln!(
+            err,
+            "error: policy needs --region and --account (the ARNs name them)\n\n{USAGE}"
+        );
+        return 2;
+    }
     warn_about_variables(&args.vars, structs, err);
     let provider = match provider(&args.vars) {
         Ok(provider) => provider,
@@ -121,13 +128,9 @@ fn run(args: &[String], structs: &[Described], out: &mut dyn Write, err: &mut dy
     };
     let printed = match args.command.as_str() {
         "policy" => {
-            let (Some(region), Some(account)) = (&args.region, &args.account) else {
-                let _ = writeln!(
-                    err,
-                    "error: policy needs --region and --account (the ARNs name them)\n\n{USAGE}"
-                );
-                return 2;
-            };
+            // Both present: checked before anything is printed.
+            let region = args.region.as_deref().unwrap_or_default();
+            let account = args.account.as_deref().unwrap_or_default();
             let mut target = Target::new(region, account);
             if let Some(key) = &args.kms_key {
                 target = target.kms_key(key);
