@@ -67,12 +67,20 @@ fn parse(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
+        // `--option value` or `--option=value`; a value never starts with `--`.
+        let (option, inline) = match arg.split_once('=') {
+            Some((option, value)) if option.starts_with("--") => (option, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
         };
-        match arg.as_str() {
+        let mut value = |name: &str| match inline.clone() {
+            Some(value) => Ok(value),
+            None => args
+                .next()
+                .filter(|value| !value.starts_with("--"))
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value")),
+        };
+        match option {
             "--stage" => parsed.vars.push(("STAGE".into(), value("--stage")?)),
             "--var" => {
                 let pair = value("--var")?;
@@ -88,11 +96,24 @@ fn parse(args: &[String]) -> Result<Args, String> {
             command @ ("policy" | "check" | "template") if parsed.command.is_empty() => {
                 command.clone_into(&mut parsed.command);
             }
-            other => return Err(format!("unexpected argument `{other}`")),
+            _ => return Err(format!("unexpected argument `{arg}`")),
         }
     }
     if parsed.command.is_empty() {
         return Err("which command: policy, check or template?".into());
+    }
+    if parsed.command != "policy" {
+        let policy_only = [
+            ("--region", parsed.region.is_some()),
+            ("--account", parsed.account.is_some()),
+            ("--kms-key", parsed.kms_key.is_some()),
+        ];
+        if let Some((option, _)) = policy_only.iter().find(|(_, given)| *given) {
+            return Err(format!(
+                "{option} is an option of policy, not of {}",
+                parsed.command
+            ));
+        }
     }
     Ok(parsed)
 }
@@ -242,6 +263,18 @@ mod tests {
                 account: Some("123456789012".into()),
                 kms_key: None,
             }
+        );
+    }
+
+    #[test]
+    fn options_take_their_value_after_an_equals_sign_too() {
+        let parsed = parse(&args("template --stage=prd --var=TEAM=jay")).unwrap();
+        assert_eq!(
+            parsed.vars,
+            [
+                ("STAGE".into(), "prd".into()),
+                ("TEAM".into(), "jay".into())
+            ]
         );
     }
 
