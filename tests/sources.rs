@@ -70,6 +70,16 @@ async fn sdk_provider(port: u16, prefix: &str) -> Provider {
         .build()
 }
 
+/// A provider that reads through the extension API on `port` (the agent, or a counting proxy
+/// before it).
+fn extension_provider(port: u16, prefix: &str) -> Provider {
+    Provider::builder()
+        .source(Source::Extension)
+        .extension_port(port)
+        .var("P", prefix)
+        .build()
+}
+
 #[tokio::test]
 async fn sdk_loads_two_secrets_and_two_parameters_in_one_call_each() {
     let prefix = seed_mixed().await;
@@ -384,11 +394,7 @@ async fn structs_loading_at_once_share_fetches_through_the_sdk() {
 async fn structs_loading_at_once_share_fetches_through_the_agent() {
     let prefix = seed_mixed().await;
     let proxy = CountingProxy::start(agent_port()).await;
-    let provider = Provider::builder()
-        .source(Source::Extension)
-        .extension_port(proxy.port())
-        .var("P", &prefix)
-        .build();
+    let provider = extension_provider(proxy.port(), &prefix);
     // The agent does not serve Parameter Store: both fail on the password, with one request.
     let (mixed, api) = two_structs_at_once(&provider).await;
     for err in [mixed.unwrap_err(), api.unwrap_err()] {
@@ -413,11 +419,7 @@ async fn the_agent_serves_the_secrets_part() {
     }
     let prefix = seed_mixed().await;
     let proxy = CountingProxy::start(agent_port()).await;
-    let provider = Provider::builder()
-        .source(Source::Extension)
-        .extension_port(proxy.port())
-        .var("P", &prefix)
-        .build();
+    let provider = extension_provider(proxy.port(), &prefix);
     let secrets = Secrets::fetch(&provider)
         .await
         .expect("loads through the agent");
@@ -750,11 +752,7 @@ async fn the_agent_does_not_serve_parameters_and_auto_mode_falls_back() {
         password: Option<SecretString>,
     }
     let prefix = seed_mixed().await;
-    let through_agent = Provider::builder()
-        .source(Source::Extension)
-        .extension_port(agent_port())
-        .var("P", &prefix)
-        .build();
+    let through_agent = extension_provider(agent_port(), &prefix);
     // A bare 404 from the agent is not "the parameter does not exist".
     let err = Parameter::fetch(&through_agent).await.unwrap_err();
     assert!(
